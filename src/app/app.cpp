@@ -1,0 +1,206 @@
+#include "app/app.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "app/config.hpp"
+#include "app/log_sink.hpp"
+#include "app/logger.hpp"
+#include "core/units.hpp"
+#include "net/server.hpp"
+
+namespace spamsink::app {
+
+namespace {
+
+std::shared_ptr<net::RuntimeConfig> runtime_of(const Config& c) {
+  auto rc = std::make_shared<net::RuntimeConfig>();
+  rc->listeners = c.listeners;
+  rc->limits = c.limits;
+  std::uint64_t size = 0;
+  for (const auto& l : c.listeners) size = std::max<std::uint64_t>(size, l.limits.message_size_bytes);
+  rc->replies = smtp::ReplyTable::postfix(c.hostname, size == 0 ? c.limits.message_size_bytes : size);
+  rc->hash_bodies = c.hash_bodies;
+  rc->shutdown_grace = c.shutdown_grace;
+  return rc;
+}
+
+// Raises the descriptor limit to its hard cap and keeps max_conns under it.
+void fit_descriptors(Config& c, core::Logger& log) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  // Listeners, logging and the runtime need a few descriptors of their own.
+  const rlim_t reserve = 32 + static_cast<rlim_t>(c.listeners.size() * static_cast<std::size_t>(c.threads));
+  const rlim_t room = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 1;
+  if (c.limits.max_connections == 0 || c.limits.max_connections > room) {
+    core::log(log, core::Level::kWarn, [&](core::LogLine& l) {
+      l.str("event", "max_conns_lowered").num("configured", c.limits.max_connections).num("now", std::uint64_t{room});
+      l.num("rlimit_nofile", std::uint64_t{rl.rlim_cur});
+    });
+    c.limits.max_connections = static_cast<std::uint32_t>(room);
+  }
+}
+
+std::string drop_privileges(const std::string& user) {
+  struct passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) return "user: no such user '" + user + "'";
+  if (geteuid() != 0) {
+    if (pw->pw_uid == geteuid()) return {};
+    return "user: switching to '" + user + "' needs root";
+  }
+  if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+    return "user: cannot switch to '" + user + "'";
+  if (setuid(0) == 0) return "user: could regain root after dropping to '" + user + "'";
+  return {};
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv) {
+  ParseResult parsed = parse_config(argc, argv);
+  if (!parsed.config) {
+    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  Config config = std::move(*parsed.config);
+  if (config.check_only) {
+    std::printf("# configuration ok\n%s", describe(config).c_str());
+    return 0;
+  }
+
+  AppLogger logger;
+  logger.configure(config.log_format, config.log_level, config.log_target);
+  fit_descriptors(config, logger);
+
+  // Signals are taken synchronously by this thread; workers inherit the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::unique_ptr<LogSink>> sinks;
+  for (int i = 0; i < config.threads; ++i) sinks.push_back(std::make_unique<LogSink>(logger));
+  net::Server server(net::ServerOptions{config.threads}, runtime_of(config),
+                     [&](int i) -> core::EventSink* { return sinks[static_cast<std::size_t>(i)].get(); }, logger);
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "bind_failed").str("error", e.what()); });
+    return 1;
+  }
+  if (!config.user.empty()) {
+    if (auto err = drop_privileges(config.user); !err.empty()) {
+      core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "privilege_drop_failed").str("error", err); });
+      return 1;
+    }
+  }
+  const auto addrs = server.bound_addresses();
+  for (std::size_t i = 0; i < addrs.size(); ++i) {
+    core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
+      l.str("event", "listening").str("mode", core::to_string(config.listeners[i].mode)).str("address", addrs[i]);
+    });
+  }
+  core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
+    l.str("event", "started").str("version", "0.1.0").num("threads", config.threads).str("hostname", config.hostname);
+    l.num("max_conns", config.limits.max_connections).num("max_conns_per_ip", config.limits.max_connections_per_ip);
+    l.num("uid", std::uint64_t{geteuid()});
+  });
+  server.start();
+
+  auto log_totals = [&](std::string_view event) {
+    Totals t;
+    for (const auto& s : sinks) {
+      Totals w = s->totals();
+      t.sessions += w.sessions;
+      t.messages += w.messages;
+      t.recipients += w.recipients;
+      t.bytes += w.bytes;
+      t.refused_messages += w.refused_messages;
+      t.refused_connections += w.refused_connections;
+    }
+    core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
+      l.str("event", event).num("sessions", t.sessions).num("messages", t.messages).num("recipients", t.recipients);
+      l.num("bytes", t.bytes).num("refused_messages", t.refused_messages);
+      l.num("refused_connections", t.refused_connections).num("open", std::uint64_t{server.open_connections()});
+    });
+  };
+
+  std::atomic<bool> workers_done{false};
+  std::thread joiner;
+  bool stopping = false;
+  for (;;) {
+    struct timespec timeout = {0, 200'000'000};
+    siginfo_t info;
+    const int sig = sigtimedwait(&sigs, &info, &timeout);
+    if (workers_done.load()) break;
+    if (sig < 0) continue;
+    if (sig == SIGTERM || sig == SIGINT) {
+      if (stopping) {
+        core::log(logger, core::Level::kWarn, [&](core::LogLine& l) { l.str("event", "forced_exit").num("signal", sig); });
+        log_totals("totals");
+        std::_Exit(1);
+      }
+      stopping = true;
+      core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
+        l.str("event", "stopping").num("signal", sig).num("open", std::uint64_t{server.open_connections()});
+        l.str("grace", core::format_duration(config.shutdown_grace));
+      });
+      server.shutdown();
+      joiner = std::thread([&] {
+        server.join();
+        workers_done.store(true);
+      });
+    } else if (sig == SIGUSR1) {
+      log_totals("totals");
+    } else if (sig == SIGHUP) {
+      ParseResult again = parse_config(argc, argv);
+      if (!again.config) {
+        std::string why = again.output;
+        while (!why.empty() && why.back() == '\n') why.pop_back();
+        core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+          l.str("event", "reload_failed").str("error", why).str("action", "keeping the running config");
+        });
+        continue;
+      }
+      Config next = std::move(*again.config);
+      bool same_listeners = next.listeners.size() == config.listeners.size();
+      for (std::size_t i = 0; same_listeners && i < next.listeners.size(); ++i)
+        same_listeners = next.listeners[i].name == config.listeners[i].name;
+      if (!same_listeners || next.threads != config.threads || next.user != config.user) {
+        core::log(logger, core::Level::kWarn, [&](core::LogLine& l) {
+          l.str("event", "reload_partial").str("reason", "listeners, threads and user change only on restart");
+        });
+        next.listeners = config.listeners;
+        for (auto& l : next.listeners) l.limits = next.limits;
+        next.threads = config.threads;
+        next.user = config.user;
+      }
+      fit_descriptors(next, logger);
+      logger.configure(next.log_format, next.log_level, next.log_target);
+      server.update_config(runtime_of(next));
+      config = std::move(next);
+      core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
+        l.str("event", "reloaded").str("config", config.config_file.empty() ? "(flags only)" : config.config_file);
+      });
+    }
+  }
+  if (joiner.joinable()) joiner.join();
+  log_totals("stopped");
+  return 0;
+}
+
+}  // namespace spamsink::app

@@ -1,0 +1,454 @@
+#include "app/config.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <asio/ip/address.hpp>
+#include <charconv>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <toml++/toml.h>
+
+#include "core/units.hpp"
+#include "smtp/replies.hpp"
+
+namespace spamsink::app {
+
+namespace {
+
+using Setter = std::function<std::string(Config&, std::string_view)>;
+using LimitSetter = std::function<std::string(core::Limits&, std::string_view)>;
+
+struct Key {
+  std::string name;  // TOML key; the flag is the same with '-' for '_'
+  std::string type;  // shown in --help: SIZE, DURATION, N, ...
+  std::string help;
+  Setter set;
+};
+
+std::string flag_of(const std::string& key) {
+  std::string f = "--" + key;
+  for (char& c : f)
+    if (c == '_') c = '-';
+  return f;
+}
+
+std::string bad(std::string_view key, std::string_view value, std::string_view allowed) {
+  return std::string(key) + ": bad value '" + std::string(value) + "': " + std::string(allowed);
+}
+
+template <class T>
+std::optional<T> parse_uint(std::string_view v, T max) {
+  T out{};
+  auto r = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (r.ec != std::errc{} || r.ptr != v.data() + v.size() || out > max) return std::nullopt;
+  return out;
+}
+
+LimitSetter size_limit(std::string key, std::size_t core::Limits::*field, std::uint64_t min, std::uint64_t max) {
+  return [=](core::Limits& l, std::string_view v) -> std::string {
+    auto n = core::parse_size(v);
+    if (!n || *n < min || *n > max)
+      return bad(key, v, "a size in bytes (K, M, G allowed) from " + std::to_string(min) + " to " + std::to_string(max));
+    l.*field = static_cast<std::size_t>(*n);
+    return {};
+  };
+}
+
+LimitSetter u64_size_limit(std::string key, std::uint64_t core::Limits::*field) {
+  return [=](core::Limits& l, std::string_view v) -> std::string {
+    auto n = core::parse_size(v);
+    if (!n || *n < 1 || *n > (std::uint64_t{1} << 40))
+      return bad(key, v, "a size in bytes (K, M, G allowed), at least 1, at most 1T");
+    l.*field = *n;
+    return {};
+  };
+}
+
+LimitSetter count_limit(std::string key, std::uint32_t core::Limits::*field, std::uint32_t min) {
+  return [=](core::Limits& l, std::string_view v) -> std::string {
+    auto n = parse_uint<std::uint32_t>(v, 100'000'000);
+    if (!n || *n < min)
+      return bad(key, v, "a whole number from " + std::to_string(min) + " to 100000000" +
+                             (min == 0 ? " (0 = no limit)" : ""));
+    l.*field = *n;
+    return {};
+  };
+}
+
+LimitSetter duration_limit(std::string key, core::Duration core::Limits::*field) {
+  return [=](core::Limits& l, std::string_view v) -> std::string {
+    auto d = core::parse_duration(v);
+    if (!d || *d < core::Millis{100})
+      return bad(key, v, "a duration of at least 100ms (ms, s, m, h, d; a bare number is seconds)");
+    l.*field = *d;
+    return {};
+  };
+}
+
+struct LimitKey {
+  std::string name, type, help;
+  LimitSetter set;
+};
+
+// Keys valid globally and in a [[listener]] table.
+const std::vector<LimitKey>& limit_keys() {
+  using L = core::Limits;
+  static const std::vector<LimitKey> keys = {
+      {"line_length_limit", "SIZE",
+       "longest command line kept, bytes (default 2048, min 512); longer lines are truncated",
+       size_limit("line_length_limit", &L::line_length_bytes, L::kMinLineLength, L::kMaxLineLength)},
+      {"body_line_limit", "SIZE", "body lines longer than this are counted as long lines, bytes (default 2048)",
+       size_limit("body_line_limit", &L::body_line_bytes, 1, std::uint64_t{1} << 30)},
+      {"message_size_limit", "SIZE", "largest message accepted, bytes (default 10240000)",
+       u64_size_limit("message_size_limit", &L::message_size_bytes)},
+      {"recipient_limit", "N", "recipients accepted per message (default 1000)",
+       count_limit("recipient_limit", &L::recipients_per_message, 1)},
+      {"error_limit", "N", "error replies per session before 421 and close (default 20)",
+       count_limit("error_limit", &L::errors_per_session, 1)},
+      {"junk_command_limit", "N", "NOOP/RSET/VRFY/ETRN per session before each counts as an error (default 100)",
+       count_limit("junk_command_limit", &L::junk_commands_per_session, 1)},
+      {"command_timeout", "DURATION", "time allowed for each whole command or body line (default 5m)",
+       duration_limit("command_timeout", &L::command_time)},
+      {"session_lifetime", "DURATION", "longest a session may last (default 1h)",
+       duration_limit("session_lifetime", &L::session_lifetime)},
+  };
+  return keys;
+}
+
+const std::vector<Key>& global_keys() {
+  static const std::vector<Key> keys = [] {
+    std::vector<Key> k;
+    k.push_back({"threads", "N", "worker threads, each with its own listeners (default: one per core)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<int>(v, 256);
+                   if (!n) return bad("threads", v, "a whole number from 0 (one per core) to 256");
+                   c.threads = *n;
+                   return {};
+                 }});
+    k.push_back({"hostname", "NAME", "name in the banner and replies (default: the system's host name)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (!smtp::valid_hostname(v))
+                     return bad("hostname", v, "letters, digits, '.' and '-', at most 253 bytes");
+                   c.hostname = v;
+                   return {};
+                 }});
+    k.push_back({"max_conns", "N", "connections at once, all listeners (default 10000, 0 = no limit)",
+                 [](Config& c, std::string_view v) {
+                   return count_limit("max_conns", &core::Limits::max_connections, 0)(c.limits, v);
+                 }});
+    k.push_back({"max_conns_per_ip", "N", "connections at once from one IP (default 50, 0 = no limit)",
+                 [](Config& c, std::string_view v) {
+                   return count_limit("max_conns_per_ip", &core::Limits::max_connections_per_ip, 0)(c.limits, v);
+                 }});
+    k.push_back({"shutdown_grace", "DURATION", "on SIGTERM, time sessions get to finish before 421 (default 10s)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto d = core::parse_duration(v);
+                   if (!d) return bad("shutdown_grace", v, "a duration (ms, s, m, h)");
+                   c.shutdown_grace = *d;
+                   return {};
+                 }});
+    k.push_back({"body_hash", "KIND", "digest kept per message: sha256 or none (default sha256)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "sha256") c.hash_bodies = true;
+                   else if (v == "none") c.hash_bodies = false;
+                   else return bad("body_hash", v, "sha256 or none");
+                   return {};
+                 }});
+    k.push_back({"log_format", "FORMAT", "kv (key=value) or json (default kv)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "kv") c.log_format = core::LogFormat::kKeyValue;
+                   else if (v == "json") c.log_format = core::LogFormat::kJson;
+                   else return bad("log_format", v, "kv or json");
+                   return {};
+                 }});
+    k.push_back({"log_target", "TARGET", "stderr or syslog (default stderr)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v != "stderr" && v != "syslog") return bad("log_target", v, "stderr or syslog");
+                   c.log_target = v;
+                   return {};
+                 }});
+    k.push_back({"log_level", "LEVEL", "debug, info, warn or error (default info; debug adds a line per message)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "debug") c.log_level = core::Level::kDebug;
+                   else if (v == "info") c.log_level = core::Level::kInfo;
+                   else if (v == "warn") c.log_level = core::Level::kWarn;
+                   else if (v == "error") c.log_level = core::Level::kError;
+                   else return bad("log_level", v, "debug, info, warn or error");
+                   return {};
+                 }});
+    k.push_back({"user", "NAME", "started as root: bind, then run as this user",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty()) return bad("user", v, "a user name");
+                   c.user = v;
+                   return {};
+                 }});
+    for (const auto& lk : limit_keys()) {
+      LimitSetter s = lk.set;
+      k.push_back({lk.name, lk.type, lk.help, [s](Config& c, std::string_view v) { return s(c.limits, v); }});
+    }
+    return k;
+  }();
+  return keys;
+}
+
+const Key* find_global(std::string_view name) {
+  for (const auto& k : global_keys())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+const LimitKey* find_limit(std::string_view name) {
+  for (const auto& k : limit_keys())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+// TOML scalars become the text the setters read.
+std::optional<std::string> scalar_text(const toml::node& n) {
+  if (auto s = n.as_string()) return s->get();
+  if (auto i = n.as_integer()) return std::to_string(i->get());
+  if (auto b = n.as_boolean()) return b->get() ? "true" : "false";
+  return std::nullopt;
+}
+
+std::string where(const toml::node& n) {
+  const auto& src = n.source();
+  return "line " + std::to_string(src.begin.line);
+}
+
+std::string make_listener(std::string_view mode, std::string_view address, const core::Limits& limits,
+                          net::ListenerSpec& out) {
+  if (mode != "sink")
+    return "mode: bad value '" + std::string(mode) + "': sink (tarpit and relay are not built yet)";
+  out.mode = core::Mode::kSink;
+  out.limits = limits;
+  if (auto err = parse_listen_address(address, out); !err.empty()) return err;
+  out.name = std::string(mode) + ":" + std::string(address);
+  return {};
+}
+
+struct PendingListener {
+  std::string mode, address;
+  std::vector<std::pair<std::string, std::string>> overrides;  // limit keys
+  std::string origin;
+};
+
+std::string load_file(const std::string& path, Config& c, std::vector<PendingListener>& listeners) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << path << ": " << e.description() << " (line " << e.source().begin.line << ", column "
+       << e.source().begin.column << ")";
+    return os.str();
+  }
+  for (const auto& [key, node] : root) {
+    const std::string k(key.str());
+    if (k == "listener") {
+      const auto* arr = node.as_array();
+      if (!arr) return path + ": listener: must be an array of tables ([[listener]])";
+      for (const auto& item : *arr) {
+        const auto* t = item.as_table();
+        if (!t) return path + ": listener: must be an array of tables ([[listener]])";
+        PendingListener pl;
+        pl.mode = "sink";
+        pl.origin = path + " " + where(item);
+        for (const auto& [lk, lv] : *t) {
+          const std::string lks(lk.str());
+          auto text = scalar_text(lv);
+          if (!text) return pl.origin + ": listener." + lks + ": must be a string or a number";
+          if (lks == "mode") pl.mode = *text;
+          else if (lks == "address") pl.address = *text;
+          else if (find_limit(lks)) pl.overrides.emplace_back(lks, *text);
+          else return pl.origin + ": listener." + lks + ": unknown key (allowed: mode, address, and the limit keys)";
+        }
+        if (pl.address.empty()) return pl.origin + ": listener.address: missing (e.g. \"127.0.0.1:2525\")";
+        listeners.push_back(std::move(pl));
+      }
+      continue;
+    }
+    const Key* def = find_global(k);
+    if (!def) return path + " " + where(node) + ": " + k + ": unknown key (see spamsink --help)";
+    auto text = scalar_text(node);
+    if (!text) return path + " " + where(node) + ": " + k + ": must be a string or a number";
+    if (auto err = def->set(c, *text); !err.empty()) return path + " " + where(node) + ": " + err;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string parse_listen_address(std::string_view text, net::ListenerSpec& spec) {
+  const std::string t(text);
+  const std::string allowed = "ADDR:PORT with a numeric address, e.g. 127.0.0.1:2525 or [::1]:2525";
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return "address: bad value '" + t + "': " + allowed;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon)
+      return "address: bad value '" + t + "': " + allowed + " (IPv6 goes in brackets)";
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto p = parse_uint<std::uint32_t>(port, 65535);
+  if (host.empty() || !p) return "address: bad value '" + t + "': " + allowed + ", port 0-65535";
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(std::string(host), ec);
+  if (ec) return "address: bad value '" + t + "': '" + std::string(host) + "' is not a numeric IP address";
+  if (addr.is_v6() != (text.front() == '['))
+    return "address: bad value '" + t + "': " + allowed;
+  spec.host = std::string(host);
+  spec.port = static_cast<std::uint16_t>(*p);
+  return {};
+}
+
+ParseResult parse_config(int argc, const char* const* argv) {
+  ParseResult result;
+  Config c;
+  CLI::App cli{
+      "spamsink: a mail server that only pretends. Sink mode accepts every message with 250 and keeps\n"
+      "only the facts (IP, HELO, MAIL FROM, recipients, size, SHA-256, timings), never the body.\n"
+      "Sizes take K/M/G (binary); durations take ms/s/m/h/d (a bare number is seconds).\n"
+      "Every option is also a key in the --config TOML file (with '_' for '-'); flags win over the file.",
+      "spamsink"};
+  cli.set_help_flag("-h,--help", "print this help and exit");
+  cli.get_formatter()->column_width(34);
+
+  std::vector<std::string> sinks;
+  bool check = false;
+  bool version = false;
+  std::string config_file;
+  cli.add_option("--config", config_file, "TOML file with the same keys, and [[listener]] tables")
+      ->type_name("FILE");
+  cli.add_flag("--check-config", check, "validate the configuration, print it, and exit");
+  cli.add_flag("--version", version, "print the version and exit");
+  cli.add_option("--sink", sinks,
+                 "sink listener ADDR:PORT, repeatable; replaces the default 127.0.0.1:2525 (port 0 = any)")
+      ->type_name("ADDR:PORT");
+  std::map<std::string, std::string> given;
+  std::vector<std::pair<const Key*, CLI::Option*>> opts;
+  for (const auto& k : global_keys()) {
+    CLI::Option* o = cli.add_option(flag_of(k.name), given[k.name], k.help)->type_name(k.type);
+    opts.emplace_back(&k, o);
+  }
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    result.output = cli.help();
+    result.exit_code = 0;
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.output = std::string("spamsink: ") + e.what() + "\nRun 'spamsink --help' for the options.\n";
+    result.exit_code = 2;
+    return result;
+  }
+  if (version) {
+    result.output = "spamsink 0.1.0\n";
+    return result;
+  }
+
+  std::vector<PendingListener> file_listeners;
+  if (!config_file.empty()) {
+    if (auto err = load_file(config_file, c, file_listeners); !err.empty()) {
+      result.output = "spamsink: config error: " + err + "\n";
+      result.exit_code = 2;
+      return result;
+    }
+  }
+  for (const auto& [key, opt] : opts) {
+    if (opt->count() == 0) continue;
+    if (auto err = key->set(c, given[key->name]); !err.empty()) {
+      result.output = "spamsink: " + flag_of(key->name) + ": " + err + "\n";
+      result.exit_code = 2;
+      return result;
+    }
+  }
+  auto fail = [&](const std::string& err) {
+    result.output = "spamsink: config error: " + err + "\n";
+    result.exit_code = 2;
+    return result;
+  };
+  if (auto err = c.limits.validate(); !err.empty()) return fail(err);
+
+  // Listeners: flags replace the file's, the file's replace the default.
+  if (!sinks.empty()) {
+    for (const auto& s : sinks) {
+      net::ListenerSpec spec;
+      if (auto err = make_listener("sink", s, c.limits, spec); !err.empty()) return fail("--sink: " + err);
+      c.listeners.push_back(spec);
+    }
+  } else if (!file_listeners.empty()) {
+    for (const auto& pl : file_listeners) {
+      net::ListenerSpec spec;
+      core::Limits limits = c.limits;
+      for (const auto& [k, v] : pl.overrides)
+        if (auto err = find_limit(k)->set(limits, v); !err.empty()) return fail(pl.origin + ": listener." + err);
+      if (auto err = limits.validate(); !err.empty()) return fail(pl.origin + ": listener." + err);
+      if (auto err = make_listener(pl.mode, pl.address, limits, spec); !err.empty())
+        return fail(pl.origin + ": listener." + err);
+      c.listeners.push_back(spec);
+    }
+  } else {
+    net::ListenerSpec spec;
+    make_listener("sink", "127.0.0.1:2525", c.limits, spec);
+    c.listeners.push_back(spec);
+  }
+  for (std::size_t i = 0; i < c.listeners.size(); ++i)
+    for (std::size_t j = i + 1; j < c.listeners.size(); ++j)
+      if (c.listeners[i].host == c.listeners[j].host && c.listeners[i].port == c.listeners[j].port &&
+          c.listeners[i].port != 0)
+        return fail("listener " + c.listeners[j].name + " is given twice");
+
+  if (c.threads == 0) {
+    unsigned n = std::thread::hardware_concurrency();
+    c.threads = n == 0 ? 1 : static_cast<int>(n);
+  }
+  if (c.hostname.empty()) {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) == 0 && smtp::valid_hostname(buf)) c.hostname = buf;
+    else c.hostname = "localhost";
+  }
+  c.config_file = config_file;
+  c.check_only = check;
+  result.config = std::move(c);
+  return result;
+}
+
+std::string describe(const Config& c) {
+  std::ostringstream os;
+  os << "threads = " << c.threads << "\n";
+  os << "hostname = \"" << c.hostname << "\"\n";
+  os << "max_conns = " << c.limits.max_connections << "\n";
+  os << "max_conns_per_ip = " << c.limits.max_connections_per_ip << "\n";
+  os << "shutdown_grace = \"" << core::format_duration(c.shutdown_grace) << "\"\n";
+  os << "body_hash = \"" << (c.hash_bodies ? "sha256" : "none") << "\"\n";
+  os << "log_format = \"" << (c.log_format == core::LogFormat::kJson ? "json" : "kv") << "\"\n";
+  os << "log_target = \"" << c.log_target << "\"\n";
+  os << "log_level = \"" << core::to_string(c.log_level) << "\"\n";
+  if (!c.user.empty()) os << "user = \"" << c.user << "\"\n";
+  for (const auto& l : c.listeners) {
+    os << "\n[[listener]]\nmode = \"" << core::to_string(l.mode) << "\"\naddress = \""
+       << (l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) << ":" << l.port << "\"\n";
+    os << "line_length_limit = " << l.limits.line_length_bytes << "\n";
+    os << "body_line_limit = " << l.limits.body_line_bytes << "\n";
+    os << "message_size_limit = " << l.limits.message_size_bytes << "\n";
+    os << "recipient_limit = " << l.limits.recipients_per_message << "\n";
+    os << "error_limit = " << l.limits.errors_per_session << "\n";
+    os << "junk_command_limit = " << l.limits.junk_commands_per_session << "\n";
+    os << "command_timeout = \"" << core::format_duration(l.limits.command_time) << "\"\n";
+    os << "session_lifetime = \"" << core::format_duration(l.limits.session_lifetime) << "\"\n";
+  }
+  return os.str();
+}
+
+}  // namespace spamsink::app

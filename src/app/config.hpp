@@ -1,0 +1,54 @@
+// app/config: every setting, from defaults, a TOML file and flags.
+//
+// Purpose: one table of keys; each key is a TOML key (snake_case) and a
+// flag (--kebab-case), parsed and validated by one setter (endlessh's
+// model), so the file and the command line can never disagree.
+// Invariants: a Config that parse_config() returns is valid; a bad value
+// yields an error naming the key and what is allowed.
+// Order: embedded defaults < --config file < flags. Listeners given in the
+// file or on the command line replace the default set (the command line
+// wins over the file).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/limits.hpp"
+#include "core/log_format.hpp"
+#include "core/logger.hpp"
+#include "net/server.hpp"
+
+namespace spamsink::app {
+
+struct Config {
+  std::vector<net::ListenerSpec> listeners;
+  core::Limits limits;  // global; listeners inherit and may override
+  int threads = 0;      // 0 = one per core
+  std::string hostname;  // "" = the system's
+  bool hash_bodies = true;
+  core::Duration shutdown_grace = core::Seconds{10};
+  core::LogFormat log_format = core::LogFormat::kKeyValue;
+  std::string log_target = "stderr";
+  core::Level log_level = core::Level::kInfo;
+  std::string user;
+  std::string config_file;
+  bool check_only = false;
+};
+
+struct ParseResult {
+  std::optional<Config> config;  // empty: exit with `exit_code`
+  int exit_code = 0;
+  std::string output;  // --help text or the error, for the caller to print
+};
+
+// Parses argv (flags and --config). Never exits.
+ParseResult parse_config(int argc, const char* const* argv);
+
+// Parses "ADDR:PORT" ("127.0.0.1:25", "[::1]:25", "[::]:25") into `spec`.
+std::string parse_listen_address(std::string_view text, net::ListenerSpec& spec);
+
+// A readable dump of the effective config (for --check-config).
+std::string describe(const Config& c);
+
+}  // namespace spamsink::app

@@ -1,0 +1,88 @@
+// core/event_sink: the facts a session reports, and where they go.
+//
+// Purpose: sessions report what happened; the store, the log and the
+// counters receive it through this interface (Haraka's model: the core
+// records facts, policies and sinks decide what to keep).
+// Invariants: implementations never block and never throw; they are called
+// on the session's thread. Record fields are views valid only for the call.
+// Limits: peer text in records is already capped by the session (see the
+// FixedString sizes in session.hpp); sinks escape it before output.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "core/address.hpp"
+#include "core/clock.hpp"
+
+namespace spamsink::core {
+
+enum class Mode : std::uint8_t { kSink, kTarpit, kRelay };
+std::string_view to_string(Mode m);
+
+// Why a session ended. Stable names: they appear in logs and the API.
+enum class EndReason : std::uint8_t {
+  kQuit,           // client sent QUIT
+  kPeerClosed,     // client closed without QUIT
+  kReset,          // connection reset or other socket error
+  kTimeout,        // a command line did not complete in command_timeout
+  kLifetime,       // session_lifetime reached
+  kTooManyErrors,  // errors_per_session reached
+  kForbidden,      // an HTTP/proxy command (GET, POST, CONNECT)
+  kShutdown,       // the server stopped
+  kTooManyConns,   // refused at accept: total or per-IP cap
+};
+std::string_view to_string(EndReason r);
+
+struct MessageRecord {
+  std::uint64_t session_id = 0;
+  std::string_view mail_from;
+  std::string_view recipients;  // comma-joined, capped
+  std::uint32_t recipient_count = 0;
+  std::uint64_t size_bytes = 0;  // after dot-unstuffing
+  bool accepted = false;         // false: refused at the end (e.g. too big)
+  bool has_digest = false;
+  std::array<std::uint8_t, 32> sha256{};
+};
+
+struct SessionRecord {
+  std::uint64_t session_id = 0;
+  Mode mode = Mode::kSink;
+  std::string_view listener;
+  IpAddress ip;
+  std::uint16_t port = 0;
+  TimePoint start{};
+  TimePoint end{};
+  std::string_view helo;
+  std::string_view mail_from;  // last MAIL FROM
+  std::uint32_t recipients = 0;  // accepted RCPTs, whole session
+  std::uint32_t messages = 0;    // accepted messages
+  std::uint32_t errors = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t message_bytes = 0;  // accepted message bytes
+  EndReason reason = EndReason::kPeerClosed;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void message(const MessageRecord& m) noexcept = 0;
+  virtual void session_closed(const SessionRecord& s) noexcept = 0;
+  // Called by the driver every few hundred ms and at shutdown, so a sink
+  // that batches can flush.
+  virtual void tick() noexcept {}
+};
+
+// Streaming hash of a message body, supplied by the driver so that the
+// pure layers need no crypto library.
+class BodyDigest {
+ public:
+  virtual ~BodyDigest() = default;
+  virtual void reset() noexcept = 0;
+  virtual void update(const char* data, std::size_t n) noexcept = 0;
+  virtual void finish(std::array<std::uint8_t, 32>& out) noexcept = 0;
+};
+
+}  // namespace spamsink::core

@@ -1,0 +1,492 @@
+#include "net/server.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <stdexcept>
+#include <thread>
+
+#include "net/conn_limits.hpp"
+#include "net/sha256_digest.hpp"
+#include "session/session.hpp"
+
+namespace spamsink::net {
+
+namespace {
+
+using asio::ip::tcp;
+// Asio 1.22: as_tuple still lives in experimental (DESIGN.md §7).
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kScratchBytes = 64 * 1024;
+constexpr auto kTickInterval = core::Millis{250};
+constexpr auto kFdRetry = core::Seconds{1};
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+core::IpAddress to_ip(const asio::ip::address& a) {
+  if (a.is_v4()) return core::IpAddress::from_v4(a.to_v4().to_uint());
+  const auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return core::IpAddress::from_v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint());
+  return core::IpAddress::from_v6(v6.to_bytes());
+}
+
+// What one worker needs per listener, rebuilt on reload. Each worker has
+// its own copy so that reference counts stay thread-local.
+struct WorkerConfig {
+  std::shared_ptr<const RuntimeConfig> runtime;
+  std::vector<session::SessionConfig> sessions;  // index = listener
+};
+
+std::shared_ptr<const WorkerConfig> make_worker_config(std::shared_ptr<const RuntimeConfig> rc) {
+  auto wc = std::make_shared<WorkerConfig>();
+  wc->runtime = std::move(rc);
+  for (const auto& l : wc->runtime->listeners) {
+    session::SessionConfig sc;
+    sc.replies = &wc->runtime->replies;
+    sc.limits = l.limits;
+    sc.mode = l.mode;
+    sc.listener = l.name;
+    wc->sessions.push_back(sc);
+  }
+  return wc;
+}
+
+struct Worker;
+
+// State shared by a connection's coroutine and its deadline timer handler.
+struct Conn : std::enable_shared_from_this<Conn> {
+  Conn(Worker& w, tcp::socket s, std::shared_ptr<const WorkerConfig> c, std::size_t listener,
+       const session::Peer& peer, std::uint64_t id, core::TimePoint now, core::EventSink* sink);
+
+  void arm() {
+    timer.expires_at(session.deadline());
+    timer.async_wait([self = shared_from_this()](const asio::error_code& ec) { self->on_timer(ec); });
+  }
+  void on_timer(const asio::error_code& ec) {
+    if (ec || done) return;
+    if (core::SteadyClock::now() >= session.deadline()) {
+      timed_out = true;
+      asio::error_code ignored;
+      socket.cancel(ignored);
+    } else {
+      arm();
+    }
+  }
+
+  Worker& worker;
+  tcp::socket socket;
+  asio::steady_timer timer;
+  std::shared_ptr<const WorkerConfig> config;  // keeps session config alive
+  core::IpAddress ip;
+  Sha256Digest digest;
+  session::Session session;
+  std::string pending;  // output a short write left behind
+  Conn* prev = nullptr;
+  Conn* next = nullptr;
+  bool timed_out = false;
+  bool stopping = false;
+  bool done = false;
+};
+
+struct Shared {
+  ConnLimits limits;
+  core::Logger* logger = nullptr;
+  std::vector<std::unique_ptr<Worker>>* workers = nullptr;
+  void wake_acceptors();
+};
+
+struct Worker {
+  Worker(int index, Shared& shared, core::EventSink* sink)
+      : index(index), shared(shared), sink(sink), slot_timer(ctx), tick_timer(ctx), grace_timer(ctx) {
+    out.reserve(4096);
+  }
+
+  int index;
+  Shared& shared;
+  core::EventSink* sink;
+  asio::io_context ctx{1};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::shared_ptr<const WorkerConfig> config;
+  asio::steady_timer slot_timer;   // acceptors wait here while paused
+  asio::steady_timer tick_timer;   // sink flushes
+  asio::steady_timer grace_timer;  // shutdown grace
+  std::array<char, kScratchBytes> scratch;
+  std::string out;  // replies of the read being processed
+  Conn* live = nullptr;
+  std::uint32_t live_count = 0;
+  std::uint64_t next_id = 0;
+  int paused = 0;  // acceptors waiting on slot_timer
+  bool draining = false;
+  bool stopped = false;
+  std::thread thread;
+
+  void link(Conn* c) {
+    c->next = live;
+    if (live) live->prev = c;
+    live = c;
+    ++live_count;
+  }
+  void unlink(Conn* c) {
+    if (c->prev) c->prev->next = c->next;
+    else live = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = nullptr;
+    --live_count;
+    if (draining && live_count == 0) finish_drain();
+  }
+  void finish_drain() {
+    if (stopped) return;
+    stopped = true;
+    grace_timer.cancel();
+    tick_timer.cancel();
+    slot_timer.cancel();
+  }
+};
+
+void Shared::wake_acceptors() {
+  for (auto& w : *workers) {
+    Worker* wp = w.get();
+    asio::post(wp->ctx, [wp] {
+      if (wp->paused) wp->slot_timer.cancel();
+    });
+  }
+}
+
+Conn::Conn(Worker& w, tcp::socket s, std::shared_ptr<const WorkerConfig> c, std::size_t listener,
+           const session::Peer& peer, std::uint64_t id, core::TimePoint now, core::EventSink* sink)
+    : worker(w),
+      socket(std::move(s)),
+      timer(w.ctx),
+      config(std::move(c)),
+      ip(peer.ip),
+      session(config->sessions[listener], peer, id, now, sink,
+              config->runtime->hash_bodies ? &digest : nullptr) {}
+
+// Writes `out` now if the socket takes it all; otherwise keeps the rest and
+// waits. Returns false when the connection failed.
+asio::awaitable<bool> send(Conn& c, std::string& out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::send(c.socket.native_handle(), out.data() + done, out.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    c.session.add_bytes_out(done);
+    co_return false;
+  }
+  c.session.add_bytes_out(done);
+  if (done == out.size()) co_return true;
+  // The worker's buffer is shared: keep the rest in the connection.
+  c.pending.assign(out, done);
+  auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_write, kTuple);
+  while (!ec && !c.pending.empty()) {
+    ssize_t n = ::send(c.socket.native_handle(), c.pending.data(), c.pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      c.session.add_bytes_out(static_cast<std::size_t>(n));
+      c.pending.erase(0, static_cast<std::size_t>(n));
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      std::tie(ec) = co_await c.socket.async_wait(tcp::socket::wait_write, kTuple);
+    } else {
+      break;
+    }
+  }
+  const bool ok = c.pending.empty();
+  std::string().swap(c.pending);
+  co_return ok;
+}
+
+asio::awaitable<void> run_connection(std::shared_ptr<Conn> self) {
+  Conn& c = *self;
+  Worker& w = c.worker;
+  w.out.clear();
+  c.session.start(w.out);
+  bool alive = co_await send(c, w.out);
+  if (alive) c.arm();
+  while (alive && !c.session.closing()) {
+    auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
+    const core::TimePoint now = core::SteadyClock::now();
+    w.out.clear();
+    if (ec) {
+      if (c.stopping) {
+        c.session.on_shutdown(w.out);
+      } else if (c.timed_out) {
+        c.timed_out = false;
+        c.session.on_deadline(now, w.out);
+        if (!c.session.closing()) c.arm();
+      } else {
+        c.session.on_peer_gone(true);
+        break;
+      }
+    } else {
+      ssize_t n = ::recv(c.socket.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+        c.session.on_peer_gone(true);
+        break;
+      }
+      if (n == 0) {
+        c.session.on_peer_gone(false);
+        break;
+      }
+      c.session.on_bytes(std::string_view(w.scratch.data(), static_cast<std::size_t>(n)), now, w.out);
+    }
+    if (!w.out.empty() && !co_await send(c, w.out)) {
+      c.session.on_peer_gone(true);
+      break;
+    }
+  }
+  c.done = true;
+  c.session.finish(core::SteadyClock::now());
+  c.timer.cancel();
+  asio::error_code ignored;
+  c.socket.shutdown(tcp::socket::shutdown_both, ignored);
+  c.socket.close(ignored);
+  w.unlink(&c);
+  if (w.shared.limits.release(c.ip)) w.shared.wake_acceptors();
+}
+
+void refuse(Worker& w, tcp::socket& sock, const session::Peer& peer, std::size_t listener, std::string_view text) {
+  ::send(sock.native_handle(), text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  const auto now = core::SteadyClock::now();
+  core::SessionRecord r;
+  r.session_id = (++w.next_id << 8) | static_cast<std::uint64_t>(w.index);
+  r.mode = w.config->sessions[listener].mode;
+  r.listener = w.config->sessions[listener].listener;
+  r.ip = peer.ip;
+  r.port = peer.port;
+  r.start = r.end = now;
+  r.bytes_out = text.size();
+  r.reason = core::EndReason::kTooManyConns;
+  if (w.sink) w.sink->session_closed(r);
+  asio::error_code ignored;
+  sock.close(ignored);
+}
+
+asio::awaitable<void> wait_for_slot(Worker& w, core::Duration limit) {
+  ++w.paused;
+  w.slot_timer.expires_after(limit);
+  co_await w.slot_timer.async_wait(kTuple);
+  --w.paused;
+}
+
+asio::awaitable<void> accept_loop(Worker& w, std::size_t li) {
+  tcp::acceptor& acc = *w.acceptors[li];
+  bool logged_fd_pause = false;
+  for (;;) {
+    if (w.draining) co_return;
+    if (w.shared.limits.full()) {
+      // At the cap: leave the listener alone (clients queue in the backlog)
+      // until a connection closes somewhere.
+      co_await wait_for_slot(w, core::Seconds{3600});
+      continue;
+    }
+    tcp::socket sock(w.ctx);
+    tcp::endpoint peer_ep;
+    auto [ec] = co_await acc.async_accept(sock, peer_ep, kTuple);
+    if (ec) {
+      if (w.draining || ec == asio::error::operation_aborted) co_return;
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec.value() == ENOBUFS ||
+          ec.value() == ENOMEM) {
+        if (!logged_fd_pause) {
+          core::log(*w.shared.logger, core::Level::kWarn, [&](core::LogLine& l) {
+            l.str("event", "accept_paused").str("reason", ec.message()).num("open", w.shared.limits.total());
+          });
+          logged_fd_pause = true;
+        }
+        co_await wait_for_slot(w, kFdRetry);
+      }
+      continue;  // ECONNABORTED and friends: the next client
+    }
+    logged_fd_pause = false;
+    const auto now = core::SteadyClock::now();
+    session::Peer peer{to_ip(peer_ep.address()), peer_ep.port()};
+    switch (w.shared.limits.acquire(peer.ip)) {
+      case ConnLimits::Result::kOk: break;
+      case ConnLimits::Result::kPerIpFull:
+      case ConnLimits::Result::kTotalFull: {
+        std::string text;
+        char ipbuf[64];
+        w.config->runtime->replies.too_many_conns(std::string_view(ipbuf, peer.ip.format(ipbuf)), text);
+        refuse(w, sock, peer, li, text);
+        continue;
+      }
+    }
+    const std::uint64_t id = (++w.next_id << 8) | static_cast<std::uint64_t>(w.index);
+    auto conn = std::make_shared<Conn>(w, std::move(sock), w.config, li, peer, id, now, w.sink);
+    w.link(conn.get());
+    asio::co_spawn(w.ctx, run_connection(std::move(conn)), asio::detached);
+  }
+}
+
+asio::awaitable<void> tick_loop(Worker& w) {
+  while (!w.stopped) {
+    w.tick_timer.expires_after(kTickInterval);
+    co_await w.tick_timer.async_wait(kTuple);
+    if (w.sink) w.sink->tick();
+  }
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  std::shared_ptr<const RuntimeConfig> config;
+  SinkFactory sinks;
+  core::Logger& logger;
+  Shared shared;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::string> bound;
+  bool started = false;
+
+  Impl(ServerOptions o, std::shared_ptr<const RuntimeConfig> c, SinkFactory s, core::Logger& l)
+      : options(o), config(std::move(c)), sinks(std::move(s)), logger(l) {
+    shared.logger = &logger;
+    shared.workers = &workers;
+    shared.limits.set(config->limits.max_connections, config->limits.max_connections_per_ip);
+    if (options.threads < 1) options.threads = 1;
+    for (int i = 0; i < options.threads; ++i) {
+      workers.push_back(std::make_unique<Worker>(i, shared, sinks ? sinks(i) : nullptr));
+      workers.back()->config = make_worker_config(config);
+    }
+  }
+};
+
+Server::Server(ServerOptions options, std::shared_ptr<const RuntimeConfig> config, SinkFactory sinks,
+               core::Logger& logger)
+    : impl_(std::make_unique<Impl>(options, std::move(config), std::move(sinks), logger)) {}
+
+Server::~Server() {
+  if (impl_->started) {
+    shutdown();
+    join();
+  }
+}
+
+void Server::bind() {
+  const auto& listeners = impl_->config->listeners;
+  for (std::size_t li = 0; li < listeners.size(); ++li) {
+    const ListenerSpec& spec = listeners[li];
+    asio::error_code ec;
+    const asio::ip::address addr = asio::ip::make_address(spec.host, ec);
+    if (ec) throw std::runtime_error("listener " + spec.name + ": bad address '" + spec.host + "'");
+    // "[::]" alone is dual-stack; next to an IPv4 listener on the same port
+    // it must be IPv6-only, or the two binds collide.
+    bool v6only = false;
+    if (addr.is_v6())
+      for (const auto& other : listeners)
+        if (&other != &spec && other.port == spec.port && other.port != 0 &&
+            asio::ip::make_address(other.host, ec).is_v4())
+          v6only = true;
+    std::uint16_t port = spec.port;
+    for (auto& w : impl_->workers) {
+      auto acc = std::make_unique<tcp::acceptor>(w->ctx);
+      tcp::endpoint ep(addr, port);
+      auto fail = [&](const char* what, const asio::error_code& e) {
+        throw std::runtime_error("listener " + spec.name + ": " + what + " " + spec.host + ":" +
+                                 std::to_string(port) + ": " + e.message());
+      };
+      acc->open(ep.protocol(), ec);
+      if (ec) fail("cannot open socket for", ec);
+      acc->set_option(tcp::acceptor::reuse_address(true), ec);
+      acc->set_option(ReusePort(true), ec);
+      if (ec) fail("cannot set SO_REUSEPORT on", ec);
+      if (addr.is_v6()) acc->set_option(asio::ip::v6_only(v6only), ec);
+      acc->bind(ep, ec);
+      if (ec) fail("cannot bind", ec);
+      acc->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) fail("cannot listen on", ec);
+      if (port == 0) port = acc->local_endpoint().port();
+      w->acceptors.push_back(std::move(acc));
+    }
+    const bool v6 = addr.is_v6();
+    impl_->bound.push_back((v6 ? "[" : "") + spec.host + (v6 ? "]" : "") + ":" + std::to_string(port));
+  }
+}
+
+std::vector<std::string> Server::bound_addresses() const { return impl_->bound; }
+
+void Server::start() {
+  impl_->started = true;
+  for (auto& wp : impl_->workers) {
+    Worker& w = *wp;
+    for (std::size_t li = 0; li < w.acceptors.size(); ++li)
+      asio::co_spawn(w.ctx, accept_loop(w, li), asio::detached);
+    asio::co_spawn(w.ctx, tick_loop(w), asio::detached);
+    w.thread = std::thread([&w] {
+      for (;;) {
+        try {
+          w.ctx.run();
+          break;
+        } catch (const std::exception& e) {
+          // An exception ends one session at most; the worker goes on.
+          core::log(*w.shared.logger, core::Level::kError,
+                    [&](core::LogLine& l) { l.str("event", "worker_exception").str("what", e.what()); });
+        }
+      }
+      if (w.sink) w.sink->tick();
+    });
+  }
+}
+
+void Server::update_config(std::shared_ptr<const RuntimeConfig> config) {
+  // Listeners are bound once: the caller keeps their number and order.
+  if (config->listeners.size() != impl_->config->listeners.size())
+    throw std::logic_error("update_config: the listener set cannot change without a restart");
+  impl_->shared.limits.set(config->limits.max_connections, config->limits.max_connections_per_ip);
+  impl_->config = config;
+  for (auto& wp : impl_->workers) {
+    Worker* w = wp.get();
+    asio::post(w->ctx, [w, wc = make_worker_config(config)]() mutable { w->config = std::move(wc); });
+  }
+  impl_->shared.wake_acceptors();
+}
+
+void Server::shutdown() {
+  for (auto& wp : impl_->workers) {
+    Worker* w = wp.get();
+    asio::post(w->ctx, [w] {
+      if (w->draining) return;
+      w->draining = true;
+      asio::error_code ignored;
+      for (auto& acc : w->acceptors) acc->close(ignored);
+      w->slot_timer.cancel();
+      if (w->live_count == 0) return w->finish_drain();
+      w->grace_timer.expires_after(w->config->runtime->shutdown_grace);
+      w->grace_timer.async_wait([w](const asio::error_code& ec) {
+        if (ec) return;
+        for (Conn* c = w->live; c != nullptr; c = c->next) {
+          c->stopping = true;
+          asio::error_code ignored2;
+          c->socket.cancel(ignored2);
+        }
+      });
+    });
+  }
+}
+
+void Server::join() {
+  for (auto& w : impl_->workers)
+    if (w->thread.joinable()) w->thread.join();
+  impl_->started = false;
+}
+
+std::uint32_t Server::open_connections() const { return impl_->shared.limits.total(); }
+
+}  // namespace spamsink::net

@@ -1,0 +1,90 @@
+// net/server: listeners, worker threads and the connection driver.
+//
+// Purpose: run sessions over real sockets. N workers, each with its own
+// io_context and its own SO_REUSEPORT listener per configured address, so
+// a connection lives and dies on one thread.
+// Invariants:
+//  - a connection is one coroutine that owns its socket, plus one deadline
+//    timer whose expiry is moved lazily (the handler re-arms to the
+//    session's current deadline); nothing is allocated per read;
+//  - reads are wait-then-read into the worker's 64 KiB scratch buffer; a
+//    connection keeps only what the session keeps (its unfinished line);
+//  - replies produced by one read go out in one write;
+//  - at the total cap, or on EMFILE/ENFILE, a worker stops accepting (the
+//    listener stays open so queued clients wait in the backlog) and resumes
+//    when a slot frees: no polling, no spinning;
+//  - shared counters are touched at accept and close only.
+// Limits: see core::Limits; scratch 64 KiB per worker.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/event_sink.hpp"
+#include "core/limits.hpp"
+#include "core/logger.hpp"
+#include "smtp/replies.hpp"
+
+namespace spamsink::net {
+
+struct ListenerSpec {
+  std::string name;  // e.g. "sink:127.0.0.1:2525"
+  core::Mode mode = core::Mode::kSink;
+  std::string host;  // numeric address: "127.0.0.1", "::"
+  std::uint16_t port = 0;
+  // Per-listener overrides of the global limits (filled by config).
+  core::Limits limits;
+};
+
+// Everything a session needs that a reload may change.
+struct RuntimeConfig {
+  std::vector<ListenerSpec> listeners;
+  // Global limits; the connection caps (max_connections*) are taken from
+  // here, the session limits from each listener.
+  core::Limits limits;
+  smtp::ReplyTable replies = smtp::ReplyTable::postfix("localhost", 10240000);
+  bool hash_bodies = true;
+  core::Duration shutdown_grace = core::Seconds{10};
+};
+
+struct ServerOptions {
+  int threads = 1;
+};
+
+class Server {
+ public:
+  // Creates the EventSink of worker `index`; called once per worker.
+  using SinkFactory = std::function<core::EventSink*(int index)>;
+
+  Server(ServerOptions options, std::shared_ptr<const RuntimeConfig> config, SinkFactory sinks,
+         core::Logger& logger);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens every listener on every worker. Throws std::runtime_error with a
+  // message naming the address on failure. Port 0 picks one port, shared by
+  // all workers.
+  void bind();
+  // "ADDR:PORT" of each listener, after bind(), in config order.
+  std::vector<std::string> bound_addresses() const;
+  // Starts the worker threads.
+  void start();
+  // New limits/replies for new sessions (listeners are not re-bound).
+  void update_config(std::shared_ptr<const RuntimeConfig> config);
+  // Stops accepting; sessions get `grace` to finish, then a 421.
+  void shutdown();
+  // Waits for the workers to finish.
+  void join();
+  std::uint32_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spamsink::net

@@ -1,0 +1,376 @@
+#include "session/session.hpp"
+
+#include "smtp/command.hpp"
+
+namespace spamsink::session {
+
+using smtp::ReplyId;
+using smtp::Verb;
+
+Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id, core::TimePoint now,
+                 core::EventSink* sink, core::BodyDigest* digest)
+    : config_(config),
+      replies_(*config.replies),
+      sink_(sink),
+      digest_(digest),
+      peer_(peer),
+      id_(id),
+      start_(now),
+      line_deadline_(now + config.limits.command_time),
+      end_of_life_(now + config.limits.session_lifetime),
+      framer_(config.limits.line_length_bytes),
+      scanner_(config.limits.body_line_bytes) {}
+
+void Session::start(std::string& out) { reply(ReplyId::kGreeting, out); }
+
+void Session::reply(ReplyId id, std::string& out) { out.append(replies_.get(id)); }
+
+void Session::close(core::EndReason reason) {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  reason_ = reason;
+}
+
+void Session::count_error(std::string& out) {
+  if (++errors_ >= config_.limits.errors_per_session) {
+    reply(ReplyId::kTooManyErrors, out);
+    close(core::EndReason::kTooManyErrors);
+  }
+}
+
+void Session::error(ReplyId id, std::string& out) {
+  reply(id, out);
+  count_error(out);
+}
+
+bool Session::junk_command() { return ++junk_ > config_.limits.junk_commands_per_session; }
+
+void Session::reset_transaction() {
+  in_mail_ = false;
+  bdat_error_ = false;
+  bdat_used_ = false;
+  too_big_ = false;
+  bdat_bytes_ = 0;
+  rcpt_count_ = 0;
+  rcpts_.clear();
+}
+
+void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& out) {
+  bytes_in_ += in.size();
+  while (!in.empty() && phase_ != Phase::kClosed) {
+    switch (phase_) {
+      case Phase::kCommand: {
+        auto line = framer_.next(in);
+        if (!line) return;  // the unfinished line is kept by the framer
+        line_deadline_ = now + config_.limits.command_time;
+        handle_line(*line, out);
+        break;
+      }
+      case Phase::kData: {
+        const bool done = scanner_.scan(in);
+        if (scanner_.lines() != last_lines_) {
+          last_lines_ = scanner_.lines();
+          line_deadline_ = now + config_.limits.command_time;
+        }
+        if (!too_big_ && scanner_.bytes() > config_.limits.message_size_bytes) {
+          too_big_ = true;
+          scanner_.stop_digest();
+        }
+        if (done) {
+          line_deadline_ = now + config_.limits.command_time;
+          phase_ = Phase::kCommand;
+          end_message(out);
+        }
+        break;
+      }
+      case Phase::kBdat: {
+        const std::uint64_t n = bdat_left_ < in.size() ? bdat_left_ : in.size();
+        if (!bdat_skip_ && n != 0) {
+          if (bdat_bytes_ + n > config_.limits.message_size_bytes)
+            too_big_ = true;
+          else if (digest_ != nullptr)
+            digest_->update(in.data(), n);
+          bdat_bytes_ += n;
+          bdat_ends_lf_ = in[n - 1] == '\n';
+        }
+        bdat_left_ -= n;
+        in.remove_prefix(n);
+        line_deadline_ = now + config_.limits.command_time;
+        if (bdat_left_ == 0) finish_chunk(out);
+        break;
+      }
+      case Phase::kClosed:
+        return;
+    }
+  }
+}
+
+void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) {
+  const smtp::Command cmd = smtp::parse_command(line.text);
+  if (cmd.verb != Verb::kEmpty && !smtp::valid_utf8(line.text)) return error(ReplyId::kBadUtf8, out);
+  switch (cmd.verb) {
+    case Verb::kEhlo: return cmd_helo(cmd.args, true, out);
+    case Verb::kHelo: return cmd_helo(cmd.args, false, out);
+    case Verb::kMail: return cmd_mail(cmd.args, out);
+    case Verb::kRcpt: return cmd_rcpt(cmd.args, out);
+    case Verb::kData: return cmd_data(cmd.args, out);
+    case Verb::kBdat: return cmd_bdat(cmd.args, out);
+    case Verb::kRset:
+      if (!cmd.args.empty()) return error(ReplyId::kRsetArgs, out);
+      reset_transaction();
+      reply(ReplyId::kOk, out);
+      if (junk_command()) count_error(out);
+      return;
+    case Verb::kNoop:
+      reply(ReplyId::kOk, out);
+      if (junk_command()) count_error(out);
+      return;
+    case Verb::kQuit:
+      reply(ReplyId::kQuit, out);
+      return close(core::EndReason::kQuit);
+    case Verb::kVrfy: return cmd_vrfy(cmd.args, out);
+    case Verb::kEtrn: return cmd_etrn(cmd.args, out);
+    case Verb::kStarttls: return error(ReplyId::kStarttlsNotOffered, out);
+    case Verb::kAuth: return error(ReplyId::kAuthNotEnabled, out);
+    case Verb::kXclient: return error(cmd.args.empty() ? ReplyId::kXclientSyntax : ReplyId::kNotAuthorized, out);
+    case Verb::kXforward: return error(cmd.args.empty() ? ReplyId::kXforwardSyntax : ReplyId::kNotAuthorized, out);
+    case Verb::kForbidden:
+      reply(ReplyId::kForbidden, out);
+      return close(core::EndReason::kForbidden);
+    case Verb::kEmpty: return error(ReplyId::kBadSyntax, out);
+    case Verb::kUnknown: return error(ReplyId::kUnknown, out);
+  }
+}
+
+void Session::cmd_helo(std::string_view args, bool esmtp, std::string& out) {
+  if (args.empty()) return error(esmtp ? ReplyId::kEhloSyntax : ReplyId::kHeloSyntax, out);
+  helo_.assign(args);
+  helo_seen_ = true;
+  reset_transaction();
+  reply(esmtp ? ReplyId::kEhlo : ReplyId::kHelo, out);
+}
+
+void Session::cmd_mail(std::string_view args, std::string& out) {
+  if (in_mail_) return error(ReplyId::kNestedMail, out);
+  const smtp::PathArgs p = smtp::parse_mail_args(args);
+  switch (p.status) {
+    case smtp::PathStatus::kOk: break;
+    case smtp::PathStatus::kSyntax: return error(ReplyId::kMailSyntax, out);
+    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadSender, out);
+    case smtp::PathStatus::kBadSize: return error(ReplyId::kBadSizeSyntax, out);
+    case smtp::PathStatus::kSizeOverflow: return error(ReplyId::kSizeOverflow, out);
+    case smtp::PathStatus::kBadRet: return error(ReplyId::kBadRetSyntax, out);
+    case smtp::PathStatus::kUnsupported:
+      replies_.unsupported_option(p.bad_param, out);
+      return count_error(out);
+  }
+  if (p.has_size && p.size > config_.limits.message_size_bytes) return error(ReplyId::kSizeTooBig, out);
+  reset_transaction();
+  in_mail_ = true;
+  mail_from_.assign(p.address);
+  reply(ReplyId::kMailOk, out);
+}
+
+void Session::cmd_rcpt(std::string_view args, std::string& out) {
+  if (!in_mail_) return error(ReplyId::kNeedMail, out);
+  const smtp::PathArgs p = smtp::parse_rcpt_args(args);
+  switch (p.status) {
+    case smtp::PathStatus::kOk: break;
+    case smtp::PathStatus::kSyntax: return error(ReplyId::kRcptSyntax, out);
+    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadRecipient, out);
+    case smtp::PathStatus::kBadSize:
+    case smtp::PathStatus::kSizeOverflow:
+    case smtp::PathStatus::kBadRet:
+    case smtp::PathStatus::kUnsupported:
+      replies_.unsupported_option(p.bad_param, out);
+      return count_error(out);
+  }
+  if (p.address.empty()) return error(ReplyId::kBadRecipient, out);
+  if (rcpt_count_ >= config_.limits.recipients_per_message) return error(ReplyId::kTooManyRcpts, out);
+  ++rcpt_count_;
+  rcpts_.append_item(p.address, ',');
+  reply(ReplyId::kRcptOk, out);
+}
+
+void Session::cmd_vrfy(std::string_view args, std::string& out) {
+  if (args.empty()) return error(ReplyId::kVrfySyntax, out);
+  std::string_view a = args;
+  while (!a.empty() && (a.back() == ' ' || a.back() == '\t')) a.remove_suffix(1);
+  if (!smtp::plausible_address(a.size() >= 2 && a.front() == '<' && a.back() == '>' ? a.substr(1, a.size() - 2) : a))
+    return error(ReplyId::kBadRecipient, out);
+  replies_.vrfy(a, out);
+  if (junk_command()) count_error(out);
+}
+
+void Session::cmd_data(std::string_view args, std::string& out) {
+  if (!args.empty()) return error(ReplyId::kDataArgs, out);
+  if (!in_mail_) return error(ReplyId::kNeedRcpt, out);
+  if (bdat_used_) return error(ReplyId::kDataAfterBdat, out);
+  if (rcpt_count_ == 0) return error(ReplyId::kNoRecipients, out);
+  reply(ReplyId::kDataGo, out);
+  scanner_.start(digest_);
+  last_lines_ = 0;
+  too_big_ = false;
+  phase_ = Phase::kData;
+}
+
+// BDAT as Postfix 3.7 does it: a refused chunk is still read (its length is
+// known) and answered after its bytes; after a failed chunk, later chunks
+// are discarded with 551 up to the LAST one. A BDAT line that cannot be
+// parsed leaves the stream unframeable: 521 and close.
+void Session::cmd_bdat(std::string_view args, std::string& out) {
+  const smtp::BdatArgs b = smtp::parse_bdat_args(args);
+  if (!b.ok) {
+    reply(ReplyId::kBdatSyntax, out);
+    ++errors_;
+    return close(core::EndReason::kTooManyErrors);
+  }
+  bdat_left_ = b.size;
+  bdat_chunk_ = b.size;
+  bdat_last_ = b.last;
+  bdat_skip_ = true;
+  if (bdat_error_) {
+    bdat_refusal_ = ReplyId::kCount;  // 551 Discarded N bytes
+  } else if (!in_mail_) {
+    bdat_refusal_ = ReplyId::kNeedRcpt;
+  } else if (rcpt_count_ == 0) {
+    bdat_refusal_ = ReplyId::kNoRecipients;
+  } else {
+    bdat_skip_ = false;
+    if (!bdat_used_) {
+      bdat_used_ = true;
+      bdat_bytes_ = 0;
+      bdat_ends_lf_ = false;
+      too_big_ = false;
+      if (digest_ != nullptr) digest_->reset();
+    }
+  }
+  phase_ = Phase::kBdat;
+  if (bdat_left_ == 0) finish_chunk(out);
+}
+
+void Session::finish_chunk(std::string& out) {
+  phase_ = Phase::kCommand;
+  if (bdat_skip_) {
+    if (bdat_refusal_ == ReplyId::kCount) {
+      replies_.bdat_discarded(bdat_chunk_, out);
+      count_error(out);
+    } else {
+      error(bdat_refusal_, out);
+    }
+    bdat_error_ = !bdat_last_;
+    if (bdat_last_) reset_transaction();
+    return;
+  }
+  if (too_big_) {
+    // The transaction is over; what the client still sends is discarded.
+    reset_transaction();
+    bdat_error_ = !bdat_last_;
+    return reply(ReplyId::kChunkTooBig, out);
+  }
+  if (bdat_last_) return end_message(out);
+  replies_.bdat_ok(bdat_chunk_, out);
+}
+
+void Session::cmd_etrn(std::string_view args, std::string& out) {
+  if (args.empty()) return error(ReplyId::kEtrnSyntax, out);
+  if (in_mail_) return error(ReplyId::kEtrnInTransaction, out);
+  replies_.etrn_refused(args, out);
+  if (junk_command()) count_error(out);
+}
+
+void Session::next_queue_id(char (&buf)[12]) {
+  // Postfix short queue ids: 11 upper-case hex digits, unique enough to
+  // look real; derived from the session id, the time and a counter.
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::uint64_t x = (id_ * 0x9E3779B97F4A7C15ull) ^ (static_cast<std::uint64_t>(++queue_seq_) << 40) ^
+                    static_cast<std::uint64_t>(start_.time_since_epoch().count());
+  x ^= x >> 29;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 32;
+  for (int i = 0; i < 11; ++i) {
+    buf[i] = kHex[x & 15];
+    x >>= 4;
+  }
+  buf[11] = 0;
+}
+
+void Session::end_message(std::string& out) {
+  const bool bdat = bdat_used_;
+  const std::uint64_t size = bdat ? bdat_bytes_ : scanner_.bytes();
+  // Postfix counts a BDAT message as stored: a missing final line end is
+  // added (CRLF, 2 bytes).
+  const std::uint64_t stored = size + ((bdat && size != 0 && !bdat_ends_lf_) ? 2 : 0);
+  core::MessageRecord m;
+  m.session_id = id_;
+  m.mail_from = mail_from_.view();
+  m.recipients = rcpts_.view();
+  m.recipient_count = rcpt_count_;
+  m.size_bytes = size;
+  m.accepted = !too_big_;
+  if (too_big_) {
+    reply(ReplyId::kFileTooBig, out);
+  } else {
+    char qid[12];
+    next_queue_id(qid);
+    if (bdat)
+      replies_.bdat_queued(stored, std::string_view(qid, 11), out);
+    else
+      replies_.queued(std::string_view(qid, 11), out);
+    ++messages_;
+    recipients_total_ += rcpt_count_;
+    message_bytes_ += size;
+    if (digest_ != nullptr) {
+      digest_->finish(m.sha256);
+      m.has_digest = true;
+    }
+  }
+  if (sink_ != nullptr) sink_->message(m);
+  reset_transaction();
+}
+
+void Session::on_deadline(core::TimePoint now, std::string& out) {
+  if (phase_ == Phase::kClosed) return;
+  if (now >= end_of_life_) {
+    reply(ReplyId::kLifetime, out);
+    close(core::EndReason::kLifetime);
+  } else if (now >= line_deadline_) {
+    reply(ReplyId::kTimeout, out);
+    close(core::EndReason::kTimeout);
+  }
+}
+
+void Session::on_shutdown(std::string& out) {
+  if (phase_ == Phase::kClosed) return;
+  reply(ReplyId::kShutdown, out);
+  close(core::EndReason::kShutdown);
+}
+
+void Session::on_peer_gone(bool reset) { close(reset ? core::EndReason::kReset : core::EndReason::kPeerClosed); }
+
+void Session::finish(core::TimePoint now) {
+  if (finished_) return;
+  finished_ = true;
+  if (phase_ != Phase::kClosed) close(core::EndReason::kPeerClosed);
+  if (sink_ == nullptr) return;
+  core::SessionRecord r;
+  r.session_id = id_;
+  r.mode = config_.mode;
+  r.listener = config_.listener;
+  r.ip = peer_.ip;
+  r.port = peer_.port;
+  r.start = start_;
+  r.end = now;
+  r.helo = helo_.view();
+  r.mail_from = mail_from_.view();
+  r.recipients = recipients_total_;
+  r.messages = messages_;
+  r.errors = errors_;
+  r.bytes_in = bytes_in_;
+  r.bytes_out = bytes_out_;
+  r.message_bytes = message_bytes_;
+  r.reason = reason_;
+  sink_->session_closed(r);
+}
+
+}  // namespace spamsink::session

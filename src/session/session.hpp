@@ -1,0 +1,150 @@
+// session/session: the sans-I/O SMTP state machine of one connection.
+//
+// Purpose: bytes and time in, replies and facts out. The driver (src/net)
+// owns the socket; it calls start(), on_bytes(), on_deadline() and
+// on_peer_gone(), writes whatever was appended to `out` in one write, and
+// closes when closing() is true. Facts go to the EventSink as they happen
+// (a MessageRecord per message) and once at the end (a SessionRecord).
+// This is DESIGN.md's "actions out" in a cheap form: Send = text appended
+// to `out`, Wait = deadline(), Close = closing(), Record = EventSink calls.
+// Invariants:
+//  - replies to everything in one on_bytes() call are appended in order, so
+//    a pipelined group is answered in one write;
+//  - nothing is allocated per command or per message; the only per-session
+//    storage that can grow is the framer's unfinished line (<= line limit);
+//  - after closing() turns true, input is ignored;
+//  - the SessionRecord is emitted exactly once, by finish().
+// Limits: all from core::Limits; peer text kept: HELO 128 B, MAIL FROM
+// 256 B, recipients 512 B per message (comma-joined, truncated).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/address.hpp"
+#include "core/clock.hpp"
+#include "core/event_sink.hpp"
+#include "core/fixed_string.hpp"
+#include "core/limits.hpp"
+#include "smtp/data_scanner.hpp"
+#include "smtp/line_framer.hpp"
+#include "smtp/replies.hpp"
+
+namespace spamsink::session {
+
+struct SessionConfig {
+  const smtp::ReplyTable* replies = nullptr;
+  core::Limits limits;
+  core::Mode mode = core::Mode::kSink;
+  std::string_view listener;  // name for logs; must outlive the session
+};
+
+struct Peer {
+  core::IpAddress ip;
+  std::uint16_t port = 0;
+};
+
+class Session {
+ public:
+  enum class Phase : std::uint8_t { kCommand, kData, kBdat, kClosed };
+
+  Session(const SessionConfig& config, const Peer& peer, std::uint64_t id, core::TimePoint now,
+          core::EventSink* sink, core::BodyDigest* digest);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Appends the greeting.
+  void start(std::string& out);
+  // Consumes all of `in`; appends the replies.
+  void on_bytes(std::string_view in, core::TimePoint now, std::string& out);
+  // The driver calls this once `now >= deadline()`; appends a 421.
+  void on_deadline(core::TimePoint now, std::string& out);
+  // The server is stopping: appends a 421 and closes.
+  void on_shutdown(std::string& out);
+  // The peer closed (EOF) or the socket failed.
+  void on_peer_gone(bool reset);
+  // Bytes actually written to the peer.
+  void add_bytes_out(std::uint64_t n) { bytes_out_ += n; }
+
+  // Emits the SessionRecord (once) with the end time.
+  void finish(core::TimePoint now);
+
+  bool closing() const { return phase_ == Phase::kClosed; }
+  Phase phase() const { return phase_; }
+  core::TimePoint deadline() const { return line_deadline_ < end_of_life_ ? line_deadline_ : end_of_life_; }
+  core::EndReason end_reason() const { return reason_; }
+  std::uint32_t messages() const { return messages_; }
+  std::uint32_t recipients() const { return recipients_total_; }
+  std::uint32_t errors() const { return errors_; }
+  std::uint64_t message_bytes() const { return message_bytes_; }
+  std::uint64_t bytes_in() const { return bytes_in_; }
+  std::string_view helo() const { return helo_.view(); }
+  std::string_view mail_from() const { return mail_from_.view(); }
+
+ private:
+  void handle_line(const smtp::LineFramer::Line& line, std::string& out);
+  void cmd_helo(std::string_view args, bool esmtp, std::string& out);
+  void cmd_mail(std::string_view args, std::string& out);
+  void cmd_rcpt(std::string_view args, std::string& out);
+  void cmd_data(std::string_view args, std::string& out);
+  void cmd_bdat(std::string_view args, std::string& out);
+  void cmd_etrn(std::string_view args, std::string& out);
+  void finish_chunk(std::string& out);
+  void cmd_vrfy(std::string_view args, std::string& out);
+  bool junk_command();
+  void end_message(std::string& out);
+  void reset_transaction();
+  void reply(smtp::ReplyId id, std::string& out);
+  // An error reply: counts it and, at the limit, adds 421 and closes.
+  void error(smtp::ReplyId id, std::string& out);
+  void count_error(std::string& out);
+  void close(core::EndReason reason);
+  void next_queue_id(char (&buf)[12]);
+
+  const SessionConfig& config_;
+  const smtp::ReplyTable& replies_;
+  core::EventSink* sink_;
+  core::BodyDigest* digest_;
+  Peer peer_;
+  std::uint64_t id_;
+  core::TimePoint start_;
+  core::TimePoint line_deadline_;
+  core::TimePoint end_of_life_;
+
+  smtp::LineFramer framer_;
+  smtp::DataScanner scanner_;
+
+  Phase phase_ = Phase::kCommand;
+  core::EndReason reason_ = core::EndReason::kPeerClosed;
+  bool finished_ = false;
+  bool helo_seen_ = false;
+  bool in_mail_ = false;
+  bool bdat_used_ = false;      // this transaction has seen BDAT
+  bool bdat_last_ = false;      // the current chunk is the last
+  bool bdat_skip_ = false;      // the current chunk was refused: skip it
+  bool bdat_error_ = false;     // a chunk failed: discard chunks up to LAST
+  bool bdat_ends_lf_ = false;   // the message's last byte so far is LF
+  smtp::ReplyId bdat_refusal_ = smtp::ReplyId::kOk;  // reply for a skipped chunk
+  bool too_big_ = false;        // this message passed the size limit
+  std::uint64_t bdat_left_ = 0;  // bytes of the current chunk still due
+  std::uint64_t bdat_chunk_ = 0;
+  std::uint64_t bdat_bytes_ = 0;  // message bytes so far, over all chunks
+  std::uint64_t last_lines_ = 0;
+
+  std::uint32_t rcpt_count_ = 0;
+  std::uint32_t recipients_total_ = 0;
+  std::uint32_t messages_ = 0;
+  std::uint32_t errors_ = 0;
+  std::uint32_t junk_ = 0;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  std::uint64_t message_bytes_ = 0;
+  std::uint32_t queue_seq_ = 0;
+
+  core::FixedString<128> helo_;
+  core::FixedString<256> mail_from_;
+  core::FixedString<512> rcpts_;
+};
+
+}  // namespace spamsink::session
