@@ -1,0 +1,586 @@
+#include "loadgen/engine.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+namespace spamsink::loadgen {
+
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kScratch = 64 * 1024;
+constexpr auto kWatchdog = std::chrono::milliseconds{100};
+constexpr int kMaxConnectFailures = 20;  // in a row, per sender
+
+std::uint64_t us_between(Clock::time_point a, Clock::time_point b) {
+  return b > a ? static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(b - a).count()) : 0;
+}
+
+Clock::duration secs(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
+
+struct Shared {
+  const Options& o;
+  MessageTemplate tmpl;
+  ClientOptions copts;
+  tcp::endpoint target;
+  std::vector<asio::ip::address> binds;
+  Clock::time_point start;
+  Clock::time_point stop_at;  // -t
+  std::uint64_t total = 0;    // 0 = by time
+  std::atomic<std::uint64_t> claimed{0};
+  std::atomic<std::uint64_t> next_bind{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::string error;
+  std::string early_report;
+
+  explicit Shared(const Options& opts) : o(opts) {}
+  void fail(const std::string& why) {
+    std::lock_guard l(mu);
+    if (error.empty()) error = why;
+    stop = true;
+  }
+};
+
+// A wait in progress, watched by the worker's watchdog.
+struct Watch {
+  tcp::socket* sock = nullptr;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool fired = false;
+  Watch* prev = nullptr;
+  Watch* next = nullptr;
+};
+
+struct Worker {
+  asio::io_context ctx{1};
+  Stats stats;
+  std::atomic<std::uint64_t> ok{0}, failed{0};  // for the progress line
+  std::array<char, kScratch> scratch;
+  Watch* watches = nullptr;
+  int live = 0;
+  bool dog_running = false;
+  asio::steady_timer dog{ctx};
+
+  void add(Watch& w) {
+    w.next = watches;
+    if (watches) watches->prev = &w;
+    watches = &w;
+    ++live;
+  }
+  void remove(Watch& w) {
+    if (w.prev) w.prev->next = w.next;
+    else watches = w.next;
+    if (w.next) w.next->prev = w.prev;
+    w.prev = w.next = nullptr;
+    --live;  // the watchdog notices 0 at its next tick and ends
+  }
+};
+
+asio::awaitable<void> watchdog(Worker& w) {
+  while (w.live > 0) {
+    w.dog.expires_after(kWatchdog);
+    co_await w.dog.async_wait(kTuple);
+    const auto now = Clock::now();
+    for (Watch* x = w.watches; x != nullptr; x = x->next) {
+      if (!x->fired && now >= x->deadline) {
+        x->fired = true;
+        asio::error_code ignored;
+        x->sock->cancel(ignored);
+      }
+    }
+  }
+  w.dog_running = false;
+}
+
+void watch_start(Worker& w, Watch& watch) {
+  w.add(watch);
+  if (!w.dog_running) {
+    w.dog_running = true;
+    asio::co_spawn(w.ctx, watchdog(w), asio::detached);
+  }
+}
+
+// Opens, binds and connects `sock` within the timeout.
+asio::awaitable<asio::error_code> open_and_connect(Shared& sh, Watch& watch, tcp::socket& sock) {
+  asio::error_code ec;
+  sock.open(sh.target.protocol(), ec);
+  if (ec) co_return ec;
+  if (sh.o.mss > 0) {
+    int mss = sh.o.mss;
+    ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
+  }
+  if (!sh.binds.empty()) {
+    const auto& a = sh.binds[sh.next_bind.fetch_add(1, std::memory_order_relaxed) % sh.binds.size()];
+    sock.bind(tcp::endpoint(a, 0), ec);
+    if (ec) co_return ec;
+  }
+  watch.fired = false;
+  watch.deadline = Clock::now() + secs(sh.o.timeout);
+  auto [cec] = co_await sock.async_connect(sh.target, kTuple);
+  if (cec == asio::error::operation_aborted && watch.fired) co_return asio::error::timed_out;
+  co_return cec;
+}
+
+FailKind kind_of(const asio::error_code& ec) {
+  if (ec == asio::error::connection_refused) return FailKind::kRefused;
+  if (ec == asio::error::timed_out) return FailKind::kTimeout;
+  return FailKind::kReset;
+}
+
+// Sends head then body, all of it; false on error or timeout.
+asio::awaitable<bool> send_all(Shared& sh, Watch& watch, tcp::socket& sock, Output& out, Stats& st) {
+  std::size_t head_off = 0, body_off = 0;
+  while (head_off < out.head.size() || body_off < out.body.size()) {
+    iovec iov[2];
+    int n = 0;
+    if (head_off < out.head.size()) iov[n++] = {out.head.data() + head_off, out.head.size() - head_off};
+    if (body_off < out.body.size())
+      iov[n++] = {const_cast<char*>(out.body.data()) + body_off, out.body.size() - body_off};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(n);
+    ssize_t sent = ::sendmsg(sock.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent > 0) {
+      st.bytes_sent += static_cast<std::uint64_t>(sent);
+      std::size_t s = static_cast<std::size_t>(sent);
+      std::size_t h = std::min(s, out.head.size() - head_off);
+      head_off += h;
+      body_off += s - h;
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      watch.fired = false;
+      watch.deadline = Clock::now() + secs(sh.o.timeout);
+      auto [ec] = co_await sock.async_wait(tcp::socket::wait_write, kTuple);
+      if (ec) co_return false;
+      continue;
+    }
+    co_return false;
+  }
+  co_return true;
+}
+
+class Events final : public ClientEvents {
+ public:
+  Events(Shared& sh, Worker& w) : sh_(sh), w_(w) {}
+  // Takes a message from the budget; false when none is left.
+  static bool reserve(Shared& sh, std::uint64_t& ticket) {
+    if (sh.stop.load(std::memory_order_relaxed)) return false;
+    if (sh.total == 0 && Clock::now() >= sh.stop_at) return false;
+    ticket = sh.claimed.fetch_add(1, std::memory_order_relaxed);
+    return sh.total == 0 || ticket < sh.total;
+  }
+  // The connection was opened for a message reserved before connecting, so
+  // that no connection is opened for a message that does not exist.
+  void use_reserved(std::uint64_t ticket) {
+    reserved_ = true;
+    ticket_ = ticket;
+  }
+  bool claim_message() override {
+    if (reserved_) {
+      reserved_ = false;
+    } else if (!reserve(sh_, ticket_)) {
+      return false;
+    }
+    start_ = sh_.o.rate > 0 ? scheduled(sh_, ticket_) : Clock::now();
+    claimed_ = true;
+    return true;
+  }
+  static Clock::time_point scheduled(const Shared& sh, std::uint64_t ticket) {
+    return sh.start + secs(static_cast<double>(ticket) / sh.o.rate);
+  }
+  void message_done(bool accepted) override {
+    w_.stats.message_latency.add(us_between(start_, Clock::now()));
+    if (accepted) {
+      ++w_.stats.messages_ok;
+      w_.ok.store(w_.stats.messages_ok, std::memory_order_relaxed);
+    } else {
+      ++w_.stats.messages_failed;
+      w_.failed.store(w_.stats.messages_failed, std::memory_order_relaxed);
+    }
+  }
+  void reply_error(int code, Stage stage) override {
+    if (code >= 0 && code < 600) ++w_.stats.reply_codes[static_cast<std::size_t>(code)];
+    if (sh_.o.verbose && session_ != nullptr) {
+      std::string t(session_->last_text());
+      std::fprintf(stderr, "smtpsend: %d %s (at %s)\n", code, t.c_str(), std::string(to_string(stage)).c_str());
+    }
+  }
+  // A message was claimed during the last on_bytes(): when may it start?
+  bool take_claim(Clock::time_point& when) {
+    if (!claimed_) return false;
+    claimed_ = false;
+    when = start_;
+    return true;
+  }
+  void set_session(const ClientSession* s) { session_ = s; }
+
+ private:
+  Shared& sh_;
+  Worker& w_;
+  const ClientSession* session_ = nullptr;
+  std::uint64_t ticket_ = 0;
+  Clock::time_point start_{};
+  bool claimed_ = false;
+  bool reserved_ = false;
+};
+
+asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
+  int failures_in_a_row = 0;
+  Output out;
+  std::unique_ptr<asio::steady_timer> pace;
+  if (sh.o.rate > 0) pace = std::make_unique<asio::steady_timer>(w.ctx);
+  std::uint64_t ticket = 0;
+  bool have_ticket = false;
+  for (;;) {
+    if (!have_ticket && !(have_ticket = Events::reserve(sh, ticket))) break;
+    if (pace && Events::scheduled(sh, ticket) > Clock::now()) {
+      // Open loop: connect when the message is due, not before.
+      pace->expires_at(Events::scheduled(sh, ticket));
+      co_await pace->async_wait(kTuple);
+    }
+    const auto t0 = Clock::now();
+    tcp::socket sock(w.ctx);
+    Watch watch;
+    watch.sock = &sock;
+    watch_start(w, watch);
+    asio::error_code ec = co_await open_and_connect(sh, watch, sock);
+    if (ec) {
+      w.remove(watch);
+      ++w.stats.failures[static_cast<std::size_t>(kind_of(ec))];
+      if (sh.o.verbose) std::fprintf(stderr, "smtpsend: sender %u: connect: %s\n", index, ec.message().c_str());
+      if (++failures_in_a_row >= kMaxConnectFailures) {
+        sh.fail("cannot connect to " + sh.o.host + ":" + std::to_string(sh.o.port) + ": " + ec.message());
+        break;
+      }
+      if (!pace) pace = std::make_unique<asio::steady_timer>(w.ctx);
+      pace->expires_after(std::chrono::milliseconds{50});
+      co_await pace->async_wait(kTuple);
+      continue;
+    }
+    failures_in_a_row = 0;
+    ++w.stats.connections;
+    Events events(sh, w);
+    events.use_reserved(ticket);
+    have_ticket = false;
+    ClientSession cs(sh.tmpl, sh.copts, events);
+    events.set_session(&cs);
+    FailKind failed = FailKind::kCount;
+    while (!cs.finished()) {
+      watch.fired = false;
+      watch.deadline = Clock::now() + secs(sh.o.timeout);
+      auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, kTuple);
+      if (wec) {
+        failed = watch.fired ? FailKind::kTimeout : FailKind::kReset;
+        break;
+      }
+      ssize_t n = ::recv(sock.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+        failed = FailKind::kReset;
+        break;
+      }
+      if (n == 0) {
+        cs.on_closed();
+        if (cs.state() == ClientSession::State::kFailed) failed = FailKind::kClosed;
+        break;
+      }
+      w.stats.bytes_received += static_cast<std::uint64_t>(n);
+      out.clear();
+      cs.on_bytes(std::string_view(w.scratch.data(), static_cast<std::size_t>(n)), out);
+      if (cs.protocol_error()) {
+        failed = FailKind::kProtocol;
+        break;
+      }
+      Clock::time_point when;
+      if (events.take_claim(when) && pace && when > Clock::now()) {
+        pace->expires_at(when);
+        co_await pace->async_wait(kTuple);
+      }
+      if (!out.empty() && !co_await send_all(sh, watch, sock, out, w.stats)) {
+        failed = watch.fired ? FailKind::kTimeout : FailKind::kReset;
+        break;
+      }
+    }
+    if (failed != FailKind::kCount) {
+      ++w.stats.failures[static_cast<std::size_t>(failed)];
+      if (!cs.finished()) cs.on_closed();  // counts an open message as failed
+      if (sh.o.verbose)
+        std::fprintf(stderr, "smtpsend: sender %u: connection %s in state %d\n", index,
+                     std::string(to_string(failed)).c_str(), static_cast<int>(cs.state()));
+    }
+    w.remove(watch);
+    asio::error_code ignored;
+    sock.close(ignored);
+    w.stats.connection_latency.add(us_between(t0, Clock::now()));
+    if (sh.o.verbose)
+      std::fprintf(stderr, "smtpsend: sender %u: connection done, %u messages, %.3f ms\n", index,
+                   cs.messages_started(), static_cast<double>(us_between(t0, Clock::now())) / 1000.0);
+  }
+}
+
+asio::awaitable<void> holder(Shared& sh, Worker& w) {
+  tcp::socket sock(w.ctx);
+  Watch watch;
+  watch.sock = &sock;
+  watch_start(w, watch);
+  const auto t0 = Clock::now();
+  asio::error_code ec = co_await open_and_connect(sh, watch, sock);
+  if (ec) {
+    ++w.stats.failures[static_cast<std::size_t>(kind_of(ec))];
+    w.remove(watch);
+    co_return;
+  }
+  ++w.stats.connections;
+  const auto connected = Clock::now();
+  watch.fired = false;
+  watch.deadline = connected + secs(sh.o.hold_time);
+  smtp::ReplyParser greeting;
+  bool first = true, greeted = false;
+  std::uint64_t bytes = 0;
+  for (;;) {
+    auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, kTuple);
+    if (wec) {
+      if (watch.fired) ++w.stats.hold_timed_out;
+      else ++w.stats.failures[static_cast<std::size_t>(FailKind::kReset)];
+      break;
+    }
+    ssize_t n = ::recv(sock.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    if (n <= 0) {
+      ++w.stats.hold_closed_by_server;
+      break;
+    }
+    const auto now = Clock::now();
+    bytes += static_cast<std::uint64_t>(n);
+    if (first) {
+      w.stats.first_byte.add(us_between(connected, now));
+      first = false;
+    }
+    if (!greeted) {
+      std::string_view in(w.scratch.data(), static_cast<std::size_t>(n));
+      if (greeting.next(in) != smtp::ReplyParser::Status::kNeedMore) {
+        greeted = true;
+        w.stats.greeting_done.add(us_between(connected, now));
+      }
+    }
+  }
+  w.stats.bytes_received += bytes;
+  w.stats.hold_bytes.add(bytes);
+  w.stats.hold_time.add(us_between(t0, Clock::now()));
+  ++w.stats.held;
+  w.remove(watch);
+}
+
+asio::awaitable<void> early_talker(Shared& sh, Worker& w, std::uint32_t index) {
+  tcp::socket sock(w.ctx);
+  Watch watch;
+  watch.sock = &sock;
+  watch_start(w, watch);
+  asio::error_code ec = co_await open_and_connect(sh, watch, sock);
+  std::string report = "connection " + std::to_string(index) + ": ";
+  if (ec) {
+    ++w.stats.failures[static_cast<std::size_t>(kind_of(ec))];
+    report += "connect failed: " + ec.message();
+  } else {
+    ++w.stats.connections;
+    const auto t0 = Clock::now();
+    // Talk first: the EHLO goes out before we have read a byte.
+    std::string ehlo = sh.tmpl.ehlo;
+    ::send(sock.native_handle(), ehlo.data(), ehlo.size(), MSG_NOSIGNAL);
+    w.stats.bytes_sent += ehlo.size();
+    smtp::ReplyParser rp;
+    int replies = 0;
+    watch.fired = false;
+    watch.deadline = t0 + secs(sh.o.timeout);
+    bool closed = false;
+    while (replies < 2) {
+      auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, kTuple);
+      if (wec) {
+        report += watch.fired ? " [no more replies within --timeout]" : " [reset]";
+        break;
+      }
+      ssize_t n = ::recv(sock.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      if (n <= 0) {
+        closed = true;
+        break;
+      }
+      w.stats.bytes_received += static_cast<std::uint64_t>(n);
+      std::string_view in(w.scratch.data(), static_cast<std::size_t>(n));
+      smtp::ReplyParser::Status st;
+      while (replies < 2 && (st = rp.next(in)) != smtp::ReplyParser::Status::kNeedMore) {
+        if (st == smtp::ReplyParser::Status::kBad) {
+          report += " [malformed reply]";
+          replies = 2;
+          break;
+        }
+        char line[64];
+        std::snprintf(line, sizeof line, "%s%d ", replies == 0 ? "greeting " : "; then ", rp.code());
+        report += line;
+        report += std::string(rp.text());
+        report += " (+" + std::to_string(us_between(t0, Clock::now()) / 1000) + " ms)";
+        if (rp.code() >= 400) ++w.stats.reply_codes[static_cast<std::size_t>(rp.code())];
+        ++replies;
+      }
+    }
+    if (closed) report += " [server closed the connection]";
+    if (!closed) ::send(sock.native_handle(), "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  {
+    std::lock_guard l(sh.mu);
+    sh.early_report += report + "\n";
+  }
+  w.remove(watch);
+}
+
+void raise_nofile() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+std::string dot_stuff(std::string_view body) {
+  std::string out;
+  out.reserve(body.size() + 16);
+  bool bol = true;
+  for (char c : body) {
+    if (bol && c == '.') out.push_back('.');
+    out.push_back(c);
+    bol = c == '\n';
+  }
+  return out;
+}
+
+}  // namespace
+
+MessageTemplate make_template(const Options& o) {
+  MessageTemplate t;
+  t.ehlo = "EHLO " + o.helo + "\r\n";
+  t.helo = "HELO " + o.helo + "\r\n";
+  t.mail = "MAIL FROM:<" + o.from + ">\r\n";
+  const auto at = o.to.rfind('@');
+  for (std::uint32_t i = 0; i < o.recipients; ++i) {
+    std::string to = o.recipients == 1 ? o.to : o.to.substr(0, at) + "+" + std::to_string(i + 1) + o.to.substr(at);
+    t.rcpts.push_back("RCPT TO:<" + to + ">\r\n");
+  }
+  std::string msg = "From: <" + o.from + ">\r\nTo: <" + o.to + ">\r\nSubject: " + o.subject +
+                    "\r\nMessage-Id: <smtpsend@" + o.helo + ">\r\n\r\n";
+  // The body: lines of 76 'X' and CRLF, cut to exactly body_bytes.
+  std::string body;
+  body.reserve(o.body_bytes);
+  while (body.size() < o.body_bytes) {
+    std::size_t room = o.body_bytes - body.size();
+    if (room <= 2) {
+      body.append(room, 'X');
+      break;
+    }
+    std::size_t n = std::min<std::size_t>(76, room - 2);
+    body.append(n, 'X');
+    body.append("\r\n");
+  }
+  msg += body;
+  if (msg.size() < 2 || msg.compare(msg.size() - 2, 2, "\r\n") != 0) msg += "\r\n";
+  t.bdat_body = msg;
+  t.bdat_cmd = "BDAT " + std::to_string(msg.size()) + " LAST\r\n";
+  t.data_body = dot_stuff(msg) + ".\r\n";
+  return t;
+}
+
+RunResult run(const Options& o, const std::function<void(std::uint64_t, std::uint64_t, double)>& progress) {
+  RunResult result;
+  raise_nofile();
+  Shared sh(o);
+  sh.tmpl = make_template(o);
+  sh.copts.pipelining = o.pipelining;
+  sh.copts.bdat = o.bdat;
+  sh.copts.messages_per_conn = o.per_conn;
+  sh.total = o.seconds > 0 ? 0 : o.total;
+  {
+    asio::io_context resolver_ctx;
+    tcp::resolver resolver(resolver_ctx);
+    asio::error_code ec;
+    auto results = resolver.resolve(o.host, std::to_string(o.port), ec);
+    if (ec || results.empty()) {
+      result.error = "cannot resolve " + o.host + ": " + ec.message();
+      return result;
+    }
+    sh.target = *results.begin();
+    for (const auto& b : o.bind) {
+      auto a = asio::ip::make_address(b, ec);
+      if (ec) {
+        result.error = "--bind " + b + ": not a numeric address";
+        return result;
+      }
+      sh.binds.push_back(a);
+    }
+  }
+  const unsigned nthreads = std::max(1u, o.threads);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned i = 0; i < nthreads; ++i) workers.push_back(std::make_unique<Worker>());
+  sh.start = Clock::now();
+  sh.stop_at = o.seconds > 0 ? sh.start + secs(o.seconds) : Clock::time_point::max();
+  if (o.hold > 0) {
+    for (std::uint32_t i = 0; i < o.hold; ++i) asio::co_spawn(workers[i % nthreads]->ctx, holder(sh, *workers[i % nthreads]), asio::detached);
+  } else if (o.early_talk) {
+    for (std::uint32_t i = 0; i < o.senders; ++i)
+      asio::co_spawn(workers[i % nthreads]->ctx, early_talker(sh, *workers[i % nthreads], i), asio::detached);
+  } else {
+    for (std::uint32_t i = 0; i < o.senders; ++i)
+      asio::co_spawn(workers[i % nthreads]->ctx, sender(sh, *workers[i % nthreads], i), asio::detached);
+  }
+  std::vector<std::thread> threads;
+  std::atomic<unsigned> running{nthreads};
+  for (auto& wp : workers) {
+    Worker* w = wp.get();
+    threads.emplace_back([w, &running] {
+      w->ctx.run();
+      running.fetch_sub(1);
+    });
+  }
+  auto last = Clock::now();
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    if (progress && Clock::now() - last >= std::chrono::seconds{1}) {
+      last = Clock::now();
+      std::uint64_t ok = 0, failed = 0;
+      for (auto& w : workers) {
+        ok += w->ok.load(std::memory_order_relaxed);
+        failed += w->failed.load(std::memory_order_relaxed);
+      }
+      progress(ok, failed, std::chrono::duration<double>(last - sh.start).count());
+    }
+  }
+  for (auto& t : threads) t.join();
+  result.seconds = std::chrono::duration<double>(Clock::now() - sh.start).count();
+  for (auto& w : workers) result.stats.merge(w->stats);
+  result.error = sh.error;
+  result.early_report = sh.early_report;
+  return result;
+}
+
+}  // namespace spamsink::loadgen
