@@ -42,6 +42,7 @@ std::string bad(std::string_view key, std::string_view value, std::string_view a
 template <class T>
 std::optional<T> parse_uint(std::string_view v, T max) {
   T out{};
+  if (v.empty() || v.front() < '0' || v.front() > '9') return std::nullopt;  // no sign, no space
   auto r = std::from_chars(v.data(), v.data() + v.size(), out);
   if (r.ec != std::errc{} || r.ptr != v.data() + v.size() || out > max) return std::nullopt;
   return out;

@@ -1,1 +1,177 @@
+// Tests of app/config: defaults, flags, the TOML file, precedence, and the
+// errors an admin sees for bad values.
+#include "app/config.hpp"
+
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace spamsink::app {
+namespace {
+
+ParseResult parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "spamsink");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  return parse_config(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string write_file(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Config, DefaultsGiveOneSinkOnLoopback2525) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_EQ(r.config->listeners.size(), 1u);
+  EXPECT_EQ(r.config->listeners[0].host, "127.0.0.1");
+  EXPECT_EQ(r.config->listeners[0].port, 2525);
+  EXPECT_EQ(r.config->listeners[0].mode, core::Mode::kSink);
+  EXPECT_EQ(r.config->limits.line_length_bytes, 2048u);
+  EXPECT_EQ(r.config->limits.message_size_bytes, 10240000u);
+  EXPECT_GE(r.config->threads, 1);
+  EXPECT_FALSE(r.config->hostname.empty());
+}
+
+TEST(Config, FlagsSetEveryKindOfValue) {
+  auto r = parse({"--message-size-limit", "20M", "--command-timeout", "500ms", "--session-lifetime", "2h",
+                  "--recipient-limit", "5", "--threads", "3", "--hostname", "mx.example.test", "--log-format",
+                  "json", "--body-hash", "none"});
+  ASSERT_TRUE(r.config) << r.output;
+  const Config& c = *r.config;
+  EXPECT_EQ(c.limits.message_size_bytes, 20u << 20);
+  EXPECT_EQ(c.limits.command_time, core::Millis{500});
+  EXPECT_EQ(c.limits.session_lifetime, core::Seconds{7200});
+  EXPECT_EQ(c.limits.recipients_per_message, 5u);
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.hostname, "mx.example.test");
+  EXPECT_EQ(c.log_format, core::LogFormat::kJson);
+  EXPECT_FALSE(c.hash_bodies);
+  // Listeners inherit the global limits.
+  EXPECT_EQ(c.listeners[0].limits.message_size_bytes, 20u << 20);
+}
+
+TEST(Config, BadValuesNameTheKeyAndExit2) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string key;
+  } cases[] = {
+      {{"--message-size-limit", "10Q"}, "message_size_limit"},
+      {{"--command-timeout", "5x"}, "command_timeout"},
+      {{"--line-length-limit", "100"}, "line_length_limit"},
+      {{"--threads", "-1"}, "threads"},
+      {{"--log-format", "xml"}, "log_format"},
+      {{"--hostname", "bad host"}, "hostname"},
+      {{"--sink", "localhost:25"}, "address"},
+      {{"--sink", "127.0.0.1"}, "address"},
+      {{"--sink", "::1:25"}, "address"},
+      {{"--sink", "127.0.0.1:70000"}, "address"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    EXPECT_FALSE(r.config) << c.args[0] << " " << c.args[1];
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.output.find(c.key), std::string::npos) << r.output;
+  }
+}
+
+TEST(Config, UnknownFlagIsUsageError) {
+  auto r = parse({"--no-such-flag"});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Config, HelpListsEveryKeyAndExits0) {
+  auto r = parse({"--help"});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--sink", "--config", "--check-config", "--threads", "--hostname", "--max-conns",
+                           "--max-conns-per-ip", "--line-length-limit", "--body-line-limit", "--message-size-limit",
+                           "--recipient-limit", "--error-limit", "--junk-command-limit", "--command-timeout",
+                           "--session-lifetime", "--shutdown-grace", "--log-format", "--log-target", "--log-level",
+                           "--user", "--body-hash"})
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+}
+
+TEST(Config, Ipv6AndRepeatedSinks) {
+  auto r = parse({"--sink", "[::1]:2525", "--sink", "127.0.0.2:0", "--sink", "[::]:25"});
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_EQ(r.config->listeners.size(), 3u);
+  EXPECT_EQ(r.config->listeners[0].host, "::1");
+  EXPECT_EQ(r.config->listeners[1].port, 0);
+  EXPECT_EQ(r.config->listeners[2].host, "::");
+}
+
+TEST(Config, DuplicateListenerIsAnError) {
+  auto r = parse({"--sink", "127.0.0.1:2600", "--sink", "127.0.0.1:2600"});
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.output.find("twice"), std::string::npos);
+}
+
+TEST(Config, FileListenersOverridesAndPrecedence) {
+  auto path = write_file("good.toml", R"(
+threads = 2
+message_size_limit = "1M"
+command_timeout = 30
+[[listener]]
+mode = "sink"
+address = "127.0.0.1:2600"
+[[listener]]
+address = "[::1]:2601"
+message_size_limit = "2K"
+)");
+  auto r = parse({"--config", path, "--threads", "4"});
+  ASSERT_TRUE(r.config) << r.output;
+  const Config& c = *r.config;
+  EXPECT_EQ(c.threads, 4);  // the flag wins over the file
+  EXPECT_EQ(c.limits.command_time, core::Seconds{30});
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_EQ(c.listeners[0].limits.message_size_bytes, 1u << 20);
+  EXPECT_EQ(c.listeners[1].limits.message_size_bytes, 2048u);
+  EXPECT_EQ(c.listeners[1].host, "::1");
+
+  // Listeners on the command line replace the file's.
+  auto r2 = parse({"--config", path, "--sink", "127.0.0.1:2700"});
+  ASSERT_TRUE(r2.config);
+  ASSERT_EQ(r2.config->listeners.size(), 1u);
+  EXPECT_EQ(r2.config->listeners[0].port, 2700);
+}
+
+TEST(Config, FileErrorsNameFileLineAndKey) {
+  auto unknown = parse({"--config", write_file("unknown.toml", "threads = 1\nbogus_key = 3\n")});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("bogus_key"), std::string::npos) << unknown.output;
+  EXPECT_NE(unknown.output.find("line 2"), std::string::npos) << unknown.output;
+
+  auto badval = parse({"--config", write_file("badval.toml", "recipient_limit = \"many\"\n")});
+  EXPECT_EQ(badval.exit_code, 2);
+  EXPECT_NE(badval.output.find("recipient_limit"), std::string::npos) << badval.output;
+
+  auto syntax = parse({"--config", write_file("syntax.toml", "threads = = 2\n")});
+  EXPECT_EQ(syntax.exit_code, 2);
+  EXPECT_NE(syntax.output.find("syntax.toml"), std::string::npos) << syntax.output;
+
+  auto mode = parse({"--config", write_file("mode.toml", "[[listener]]\nmode = \"bogus\"\naddress = \"127.0.0.1:1\"\n")});
+  EXPECT_EQ(mode.exit_code, 2);
+  EXPECT_NE(mode.output.find("mode"), std::string::npos) << mode.output;
+
+  auto missing = parse({"--config", ::testing::TempDir() + "does-not-exist.toml"});
+  EXPECT_EQ(missing.exit_code, 2);
+}
+
+TEST(Config, CheckConfigDescribesTheEffectiveConfig) {
+  auto r = parse({"--check-config", "--sink", "127.0.0.1:2600", "--message-size-limit", "1K"});
+  ASSERT_TRUE(r.config);
+  EXPECT_TRUE(r.config->check_only);
+  std::string d = describe(*r.config);
+  EXPECT_NE(d.find("address = \"127.0.0.1:2600\""), std::string::npos) << d;
+  EXPECT_NE(d.find("message_size_limit = 1024"), std::string::npos) << d;
+}
+
+}  // namespace
+}  // namespace spamsink::app
