@@ -32,7 +32,7 @@ using asio::ip::tcp;
 // Asio 1.22: as_tuple still lives in experimental (DESIGN.md §7).
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kScratchBytes = 64 * 1024;
-constexpr auto kTickInterval = core::Millis{250};
+constexpr auto kTickInterval = core::Millis{250};  // sink flush and deadline sweep
 constexpr auto kFdRetry = core::Seconds{1};
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
@@ -67,29 +67,14 @@ std::shared_ptr<const WorkerConfig> make_worker_config(std::shared_ptr<const Run
 
 struct Worker;
 
-// State shared by a connection's coroutine and its deadline timer handler.
-struct Conn : std::enable_shared_from_this<Conn> {
+// One connection: lives in its coroutine's frame, linked into its worker's
+// list so that the worker's sweep can enforce deadlines and shutdown.
+struct Conn {
   Conn(Worker& w, tcp::socket s, std::shared_ptr<const WorkerConfig> c, std::size_t listener,
        const session::Peer& peer, std::uint64_t id, core::TimePoint now, core::EventSink* sink);
 
-  void arm() {
-    timer.expires_at(session.deadline());
-    timer.async_wait([self = shared_from_this()](const asio::error_code& ec) { self->on_timer(ec); });
-  }
-  void on_timer(const asio::error_code& ec) {
-    if (ec || done) return;
-    if (core::SteadyClock::now() >= session.deadline()) {
-      timed_out = true;
-      asio::error_code ignored;
-      socket.cancel(ignored);
-    } else {
-      arm();
-    }
-  }
-
   Worker& worker;
   tcp::socket socket;
-  asio::steady_timer timer;
   std::shared_ptr<const WorkerConfig> config;  // keeps session config alive
   core::IpAddress ip;
   Sha256Digest digest;
@@ -99,7 +84,6 @@ struct Conn : std::enable_shared_from_this<Conn> {
   Conn* next = nullptr;
   bool timed_out = false;
   bool stopping = false;
-  bool done = false;
 };
 
 struct Shared {
@@ -170,7 +154,6 @@ Conn::Conn(Worker& w, tcp::socket s, std::shared_ptr<const WorkerConfig> c, std:
            const session::Peer& peer, std::uint64_t id, core::TimePoint now, core::EventSink* sink)
     : worker(w),
       socket(std::move(s)),
-      timer(w.ctx),
       config(std::move(c)),
       ip(peer.ip),
       session(config->sessions[listener], peer, id, now, sink,
@@ -212,13 +195,13 @@ asio::awaitable<bool> send(Conn& c, std::string& out) {
   co_return ok;
 }
 
-asio::awaitable<void> run_connection(std::shared_ptr<Conn> self) {
-  Conn& c = *self;
-  Worker& w = c.worker;
+asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li, session::Peer peer,
+                                     std::uint64_t id, core::TimePoint start) {
+  Conn c(w, std::move(sock), w.config, li, peer, id, start, w.sink);
+  w.link(&c);
   w.out.clear();
   c.session.start(w.out);
   bool alive = co_await send(c, w.out);
-  if (alive) c.arm();
   while (alive && !c.session.closing()) {
     auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
     const core::TimePoint now = core::SteadyClock::now();
@@ -229,7 +212,6 @@ asio::awaitable<void> run_connection(std::shared_ptr<Conn> self) {
       } else if (c.timed_out) {
         c.timed_out = false;
         c.session.on_deadline(now, w.out);
-        if (!c.session.closing()) c.arm();
       } else {
         c.session.on_peer_gone(true);
         break;
@@ -252,12 +234,9 @@ asio::awaitable<void> run_connection(std::shared_ptr<Conn> self) {
       break;
     }
   }
-  c.done = true;
   c.session.finish(core::SteadyClock::now());
-  c.timer.cancel();
   asio::error_code ignored;
-  c.socket.shutdown(tcp::socket::shutdown_both, ignored);
-  c.socket.close(ignored);
+  c.socket.close(ignored);  // close() sends the FIN; no shutdown() call needed
   w.unlink(&c);
   if (w.shared.limits.release(c.ip)) w.shared.wake_acceptors();
 }
@@ -329,17 +308,28 @@ asio::awaitable<void> accept_loop(Worker& w, std::size_t li) {
       }
     }
     const std::uint64_t id = (++w.next_id << 8) | static_cast<std::uint64_t>(w.index);
-    auto conn = std::make_shared<Conn>(w, std::move(sock), w.config, li, peer, id, now, w.sink);
-    w.link(conn.get());
-    asio::co_spawn(w.ctx, run_connection(std::move(conn)), asio::detached);
+    asio::co_spawn(w.ctx, run_connection(w, std::move(sock), li, peer, id, now), asio::detached);
   }
 }
 
+// Every tick: flush the sink, and end the waits of connections past their
+// deadline. One timer per worker instead of one per connection: a
+// connection's deadline moves with every line at the cost of a store, and
+// no timer is armed or cancelled per connection (deadlines are enforced to
+// within one tick).
 asio::awaitable<void> tick_loop(Worker& w) {
   while (!w.stopped) {
     w.tick_timer.expires_after(kTickInterval);
     co_await w.tick_timer.async_wait(kTuple);
     if (w.sink) w.sink->tick();
+    const auto now = core::SteadyClock::now();
+    for (Conn* c = w.live; c != nullptr; c = c->next) {
+      if (!c->timed_out && !c->session.closing() && now >= c->session.deadline()) {
+        c->timed_out = true;
+        asio::error_code ignored;
+        c->socket.cancel(ignored);
+      }
+    }
   }
 }
 

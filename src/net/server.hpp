@@ -4,9 +4,10 @@
 // io_context and its own SO_REUSEPORT listener per configured address, so
 // a connection lives and dies on one thread.
 // Invariants:
-//  - a connection is one coroutine that owns its socket, plus one deadline
-//    timer whose expiry is moved lazily (the handler re-arms to the
-//    session's current deadline); nothing is allocated per read;
+//  - a connection is one coroutine that owns its socket and lives in the
+//    coroutine's frame; its deadline is the session's, enforced by the
+//    worker's 250 ms sweep (one timer per worker, none per connection);
+//    nothing is allocated per read;
 //  - reads are wait-then-read into the worker's 64 KiB scratch buffer; a
 //    connection keeps only what the session keeps (its unfinished line);
 //  - replies produced by one read go out in one write;

@@ -81,6 +81,8 @@ class Session {
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::string_view helo() const { return helo_.view(); }
   std::string_view mail_from() const { return mail_from_.view(); }
+  // Bytes of an unfinished command line held (<= line_length_bytes + 1).
+  std::size_t buffered() const { return framer_.buffered(); }
 
  private:
   void handle_line(const smtp::LineFramer::Line& line, std::string& out);
@@ -92,7 +94,6 @@ class Session {
   void cmd_etrn(std::string_view args, std::string& out);
   void finish_chunk(std::string& out);
   void cmd_vrfy(std::string_view args, std::string& out);
-  bool junk_command();
   void end_message(std::string& out);
   void reset_transaction();
   void reply(smtp::ReplyId id, std::string& out);
