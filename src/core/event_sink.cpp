@@ -23,6 +23,7 @@ std::string_view to_string(EndReason r) {
     case EndReason::kForbidden: return "forbidden_command";
     case EndReason::kShutdown: return "shutdown";
     case EndReason::kTooManyConns: return "too_many_connections";
+    case EndReason::kProtocolError: return "protocol_error";
   }
   return "unknown";
 }

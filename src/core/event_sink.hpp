@@ -32,6 +32,7 @@ enum class EndReason : std::uint8_t {
   kForbidden,      // an HTTP/proxy command (GET, POST, CONNECT)
   kShutdown,       // the server stopped
   kTooManyConns,   // refused at accept: total or per-IP cap
+  kProtocolError,  // a stream that cannot be followed (bad BDAT size)
 };
 std::string_view to_string(EndReason r);
 

@@ -22,8 +22,9 @@ class FixedString {
   // Appends `v` after `sep` (when not empty) while room remains.
   void append_item(std::string_view v, char sep) {
     if (size_ != 0) {
-      if (size_ == N) {
-        truncated_ = true;
+      // No separator without room for at least one byte of the item.
+      if (size_ + 1 >= N) {
+        if (!v.empty()) truncated_ = true;
         return;
       }
       data_[size_++] = sep;

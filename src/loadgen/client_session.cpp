@@ -143,7 +143,7 @@ void ClientSession::on_reply(int code, Output& out) {
       return;
     case State::kRcpt:
       if (ok2) ++rcpt_ok_;
-      else events_.reply_error(code, Stage::kRcpt);
+      else fail_message(code, Stage::kRcpt);  // the message goes on to the others, but failed
       ++rcpt_index_;
       if (pipelined_) {
         if (rcpt_index_ == t_.rcpts.size()) state_ = use_bdat_ ? State::kBody : State::kData;

@@ -490,17 +490,21 @@ MessageTemplate make_template(const Options& o) {
   }
   std::string msg = "From: <" + o.from + ">\r\nTo: <" + o.to + ">\r\nSubject: " + o.subject +
                     "\r\nMessage-Id: <smtpsend@" + o.helo + ">\r\n\r\n";
-  // The body: lines of 76 'X' and CRLF, cut to exactly body_bytes.
+  // The body: exactly body_bytes (but for -b 1, which cannot end in CRLF),
+  // in lines of up to 78 bytes, CRLF included.
   std::string body;
-  body.reserve(o.body_bytes);
+  body.reserve(o.body_bytes + 2);
   while (body.size() < o.body_bytes) {
-    std::size_t room = o.body_bytes - body.size();
-    if (room <= 2) {
-      body.append(room, 'X');
+    const std::size_t room = o.body_bytes - body.size();
+    if (room < 3) {
+      body.append(room == 2 ? "\r\n" : "X");
       break;
     }
-    std::size_t n = std::min<std::size_t>(76, room - 2);
-    body.append(n, 'X');
+    std::size_t line = std::min<std::size_t>(78, room);
+    // Never leave 1 or 2 bytes behind: they could not make a CRLF line.
+    const std::size_t rest = room - line;
+    if (rest == 1 || rest == 2) line -= 3 - rest;
+    body.append(line - 2, 'X');
     body.append("\r\n");
   }
   msg += body;

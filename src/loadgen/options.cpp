@@ -103,7 +103,7 @@ OptionsResult parse_options(int argc, char** argv) {
     r.output = "smtpsend: " + what + "\n" + usage();
     return r;
   };
-  optind = 1;
+  optind = 0;  // 0, not 1: glibc then also forgets a previous call's state
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":s:m:n:t:b:p:F:T:S:r:vh", longs, nullptr)) != -1) {

@@ -1,5 +1,7 @@
 #include "session/session.hpp"
 
+#include <cstring>
+
 #include "smtp/command.hpp"
 
 namespace spamsink::session {
@@ -91,9 +93,11 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
           bdat_bytes_ += n;
           bdat_ends_lf_ = in[n - 1] == '\n';
         }
+        // As in DATA, the deadline moves when a line ends, not on every
+        // read, so a chunk dripped a byte at a time cannot hold the session.
+        if (n != 0 && std::memchr(in.data(), '\n', n) != nullptr) line_deadline_ = now + config_.limits.command_time;
         bdat_left_ -= n;
         in.remove_prefix(n);
-        line_deadline_ = now + config_.limits.command_time;
         if (bdat_left_ == 0) finish_chunk(out);
         break;
       }
@@ -232,7 +236,7 @@ void Session::cmd_bdat(std::string_view args, std::string& out) {
   if (!b.ok) {
     reply(ReplyId::kBdatSyntax, out);
     ++errors_;
-    return close(core::EndReason::kTooManyErrors);
+    return close(core::EndReason::kProtocolError);
   }
   bdat_left_ = b.size;
   bdat_chunk_ = b.size;
@@ -273,6 +277,7 @@ void Session::finish_chunk(std::string& out) {
   }
   if (too_big_) {
     // The transaction is over; what the client still sends is discarded.
+    record_message(false, bdat_bytes_);
     reset_transaction();
     bdat_error_ = !bdat_last_;
     // Postfix counts it towards the error limit, like the 552 after DATA.
@@ -304,37 +309,42 @@ void Session::next_queue_id(char (&buf)[12]) {
   buf[11] = 0;
 }
 
-void Session::end_message(std::string& out) {
-  const bool bdat = bdat_used_;
-  const std::uint64_t size = bdat ? bdat_bytes_ : scanner_.bytes();
-  // Postfix counts a BDAT message as stored: a missing final line end is
-  // added (CRLF, 2 bytes).
-  const std::uint64_t stored = size + ((bdat && size != 0 && !bdat_ends_lf_) ? 2 : 0);
+void Session::record_message(bool accepted, std::uint64_t size) {
+  if (sink_ == nullptr) return;
   core::MessageRecord m;
   m.session_id = id_;
   m.mail_from = mail_from_.view();
   m.recipients = rcpts_.view();
   m.recipient_count = rcpt_count_;
   m.size_bytes = size;
-  m.accepted = !too_big_;
+  m.accepted = accepted;
+  if (accepted && digest_ != nullptr) {
+    digest_->finish(m.sha256);
+    m.has_digest = true;
+  }
+  sink_->message(m);
+}
+
+void Session::end_message(std::string& out) {
+  const bool bdat = bdat_used_;
+  const std::uint64_t size = bdat ? bdat_bytes_ : scanner_.bytes();
   if (too_big_) {
-    error(ReplyId::kFileTooBig, out);  // counts, as in Postfix
+    reply(ReplyId::kFileTooBig, out);
   } else {
     char qid[12];
     next_queue_id(qid);
-    if (bdat)
-      replies_.bdat_queued(stored, std::string_view(qid, 11), out);
-    else
+    if (bdat) {
+      // Postfix counts a BDAT message as stored: a missing final line end
+      // is added (CRLF, 2 bytes).
+      replies_.bdat_queued(size + ((size != 0 && !bdat_ends_lf_) ? 2 : 0), std::string_view(qid, 11), out);
+    } else {
       replies_.queued(std::string_view(qid, 11), out);
+    }
     ++messages_;
     recipients_total_ += rcpt_count_;
     message_bytes_ += size;
-    if (digest_ != nullptr) {
-      digest_->finish(m.sha256);
-      m.has_digest = true;
-    }
   }
-  if (sink_ != nullptr) sink_->message(m);
+  record_message(!too_big_, size);
   reset_transaction();
 }
 

@@ -95,6 +95,7 @@ class Session {
   void finish_chunk(std::string& out);
   void cmd_vrfy(std::string_view args, std::string& out);
   void end_message(std::string& out);
+  void record_message(bool accepted, std::uint64_t size);
   void reset_transaction();
   void reply(smtp::ReplyId id, std::string& out);
   // An error reply: counts it and, at the limit, adds 421 and closes.

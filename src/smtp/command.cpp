@@ -48,6 +48,23 @@ constexpr VerbEntry kVerbs[] = {
     {"CONNECT", Verb::kForbidden}, {"GET", Verb::kForbidden},     {"POST", Verb::kForbidden},
 };
 
+// An unknown word that Postfix 3.7 takes for a client not speaking SMTP
+// (smtpd.c: is_header() or smtpd_forbidden_commands, whose default is
+// "CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}", case-insensitive): a mail
+// header name ("Subject:"), or a word that does not start with a letter.
+// The recordings show "Subject: hello", "123 abc", "-FOO" and "." each
+// answered "221 2.7.0 ... I can break rules, too." and disconnected.
+bool non_smtp_word(std::string_view w) {
+  const char c = upper(w.front());
+  if (c < 'A' || c > 'Z') return true;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const auto b = static_cast<unsigned char>(w[i]);
+    if (b == ':') return true;  // i > 0: the first byte is a letter
+    if (b < 0x21 || b > 0x7e) return false;
+  }
+  return false;
+}
+
 // Splits off the next space-separated token.
 std::string_view next_token(std::string_view& s) {
   s = skip_spaces(s);
@@ -176,7 +193,7 @@ Command parse_command(std::string_view line) {
       return cmd;
     }
   }
-  cmd.verb = Verb::kUnknown;
+  cmd.verb = non_smtp_word(cmd.word) ? Verb::kForbidden : Verb::kUnknown;
   return cmd;
 }
 
@@ -238,7 +255,14 @@ bool valid_utf8(std::string_view s) {
 
 bool plausible_address(std::string_view s) {
   bool quoted = false;
+  // A source route ("@r1,@r2:local@domain") may hold commas before its ':'.
+  std::size_t route_end = 0;
+  if (!s.empty() && s.front() == '@') {
+    route_end = s.find(':');
+    if (route_end == std::string_view::npos) route_end = 0;
+  }
   for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i < route_end && s[i] == ',') continue;
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f) return false;
     if (c == '"') {

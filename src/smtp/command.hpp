@@ -31,7 +31,7 @@ enum class Verb : std::uint8_t {
   kAuth,
   kXclient,
   kXforward,
-  kForbidden,  // CONNECT, GET, POST: a proxy or web client, not SMTP
+  kForbidden,  // CONNECT, GET, POST, a header name, a non-letter: not SMTP
 };
 
 struct Command {

@@ -1,0 +1,555 @@
+#!/usr/bin/env python3
+"""bench/macro.py: spamsink against Postfix smtp-sink, driven by smtp-source.
+
+What it covers: the macro benchmark of the sink mode. Postfix smtp-source
+sends the same load to Postfix `smtp-sink` (the peer) and to spamsink
+(--threads 1, and --threads 2 for information) in the same run, interleaved
+run by run so that noise on this shared machine hits every server alike.
+Three scenarios:
+  conn  one message per connection   smtp-source -s 20 -m 20000 -l 1024
+  msg   many messages per connection smtp-source -s 20 -d -m 50000 -l 1024
+  bulk  1 MB messages                smtp-source -s 4 -d -m 2000 -l 1000000
+Per run: messages/s (wall time of smtp-source), messages per server
+CPU-second (utime+stime of the whole server process from /proc/PID/stat,
+fields 14 and 15, read before and after the run), and smtp-source's own CPU
+(from its rusage). Each run is verified: smtp-source exits 0 and the server
+counted exactly the messages sent (smtp-sink -c counters on its stdout;
+spamsink's `event=totals` line after SIGUSR1). Medians over the runs give
+the ratios spamsink/smtp-sink and the issue's bars (spamsink --threads 1):
+msg/CPU-s >= 1.2x in conn and msg, >= 3x in bulk, msg/s >= 1x everywhere.
+Limits: every subprocess has a timeout, the whole benchmark a time budget
+(--max-seconds); servers are killed on every exit path. Traffic stays on
+127.0.0.1.
+Exit status: 0 all runs verified and bars met; 1 a run failed verification
+or could not run; 2 a bar missed (0 with --report-only).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+HOST = "127.0.0.1"
+
+# The issue's scenarios: smtp-source -s sessions [-d] -m messages -l length.
+SCENARIOS = {
+    "conn": {"what": "one message per connection", "sessions": 20, "keep": False,
+             "messages": 20000, "length": 1024},
+    "msg": {"what": "many messages per connection", "sessions": 20, "keep": True,
+            "messages": 50000, "length": 1024},
+    "bulk": {"what": "1 MB messages", "sessions": 4, "keep": True,
+             "messages": 2000, "length": 1000000},
+}
+# The issue's bars, on spamsink --threads 1 against smtp-sink (medians).
+CPU_BARS = {"conn": 1.2, "msg": 1.2, "bulk": 3.0}
+RATE_BAR = 1.0
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build_dir():
+    b = os.environ.get("BUILD", "build")
+    return b if os.path.isabs(b) else os.path.join(REPO, b)
+
+
+def free_port():
+    # Below the ephemeral range, so thousands of client connections in the
+    # conn scenario never compete with the listening ports.
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+                return port
+            except OSError:
+                continue
+    raise BenchError("no free port found in 20000-32000")
+
+
+def cpu_ticks(pid):
+    """utime+stime of the whole process (all threads), in clock ticks."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    # comm may hold spaces or ')': fields start after the last ')'.
+    rest = data[data.rindex(b")") + 2:].split()
+    # rest[0] is field 3 (state): field 14 is rest[11], field 15 rest[12].
+    return int(rest[11]) + int(rest[12])
+
+
+def socket_fds(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def wait_until(pred, timeout, step=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
+class Server:
+    """A server process under test. Subclasses give argv and the counter."""
+
+    name = "?"
+    label = "?"
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.port = free_port()
+        self.proc = None
+        self.idle_sockets = None
+
+    def start(self):
+        raise NotImplementedError
+
+    def messages(self):
+        raise NotImplementedError
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self):
+        if not self.alive():
+            rc = self.proc.returncode if self.proc else None
+            raise BenchError(f"{self.label} is not running (exit {rc}); see {self.tmp}")
+
+    def settle(self, timeout):
+        """Waits until the server has closed every connection of the run."""
+        ok = wait_until(lambda: socket_fds(self.pid) <= self.idle_sockets, timeout)
+        if not ok:
+            raise BenchError(f"{self.label}: connections still open {timeout}s after the client exited")
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log(f"warning: {self.label} (pid {self.pid}) did not die")
+        except ProcessLookupError:
+            pass
+
+
+class SmtpSink(Server):
+    name = "smtp-sink"
+    label = "smtp-sink"
+    # smtp-sink -c writes "sess=N quit=N mesg=N\r" on stdout at each session
+    # end, QUIT and ".", flushed each time; the last complete one is current.
+    COUNTERS = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+)\r")
+
+    def start(self):
+        self.out_path = os.path.join(self.tmp, "smtp-sink.out")
+        argv = [SMTP_SINK]
+        if os.geteuid() == 0:
+            argv += ["-u", "nobody"]  # smtp-sink refuses to run as root without it
+        argv += ["-c", "-m", "1000", f"{HOST}:{self.port}", "1000"]
+        self.argv = argv
+        self.out = open(self.out_path, "wb")
+        self.err = open(os.path.join(self.tmp, "smtp-sink.err"), "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err)
+        # Ready when its listening socket exists (a probe connection would
+        # be counted as a session).
+        if not wait_until(lambda: not self.alive() or self._listening(), 10):
+            raise BenchError("smtp-sink did not start listening in 10 s")
+        self.check_alive()
+        self.idle_sockets = socket_fds(self.pid)
+
+    def _listening(self):
+        hexport = f":{self.port:04X} "
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                parts = line.split()
+                # local_address ends with :PORT, state 0A = LISTEN
+                if len(parts) > 3 and (parts[1] + " ").endswith(hexport) and parts[3] == "0A":
+                    return True
+        return False
+
+    def messages(self):
+        with open(self.out_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 512))
+            tail = f.read()
+        found = self.COUNTERS.findall(tail)
+        return int(found[-1][2]) if found else 0
+
+    def stop(self):
+        super().stop()
+        for f in (getattr(self, "out", None), getattr(self, "err", None)):
+            if f:
+                f.close()
+
+
+class Spamsink(Server):
+    name = "spamsink"
+    TOTALS = re.compile(rb"event=totals .*?\bmessages=(\d+)")
+
+    def __init__(self, tmp, binary, threads):
+        super().__init__(tmp)
+        self.binary = binary
+        self.threads = threads
+        self.name = f"spamsink-t{threads}"
+        self.label = f"spamsink --threads {threads}"
+        self.log_offset = 0
+
+    def start(self):
+        self.log_path = os.path.join(self.tmp, f"{self.name}.log")
+        self.argv = [self.binary, "--sink", f"{HOST}:{self.port}", "--threads", str(self.threads)]
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.log_file)
+        if not wait_until(lambda: not self.alive() or self._new_lines(rb"event=started"), 10):
+            raise BenchError(f"{self.label} did not log event=started in 10 s; see {self.log_path}")
+        self.check_alive()
+        self.idle_sockets = socket_fds(self.pid)
+
+    def _new_lines(self, needle):
+        """Matches of `needle` in the log since the last call (kept offset)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # only whole lines
+        self.log_offset += end
+        return [m for m in re.finditer(needle, data[:end])]
+
+    def messages(self):
+        self._new_lines(rb"$^")  # skip to the end of the log
+        self.proc.send_signal(signal.SIGUSR1)
+        found = wait_until(lambda: self._new_lines(self.TOTALS), 5, step=0.01)
+        if not found:
+            raise BenchError(f"{self.label}: no event=totals line 5 s after SIGUSR1")
+        return int(found[-1].group(1))
+
+    def stop(self):
+        super().stop()
+        if getattr(self, "log_file", None):
+            self.log_file.close()
+
+
+def run_client(argv, timeout, out_path):
+    """Runs smtp-source; returns (exit status, wall s, client CPU s, timed out)."""
+    with open(out_path, "ab") as out:
+        out.write(("$ " + " ".join(argv) + "\n").encode())
+        out.flush()
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        fired = threading.Event()
+
+        def kill():
+            fired.set()
+            proc.kill()
+
+        killer = threading.Timer(timeout, kill)
+        killer.start()
+        try:
+            # wait4 gives the child's own rusage, and reaps it.
+            _, status, ru = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            killer.cancel()
+        wall = time.monotonic() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, ru.ru_utime + ru.ru_stime, fired.is_set()
+
+
+def client_argv(sc, port, scale):
+    n = max(1, int(round(sc["messages"] * scale)))
+    argv = [SMTP_SOURCE, "-s", str(min(sc["sessions"], n))]
+    if sc["keep"]:
+        argv.append("-d")
+    argv += ["-m", str(n), "-l", str(sc["length"]), f"{HOST}:{port}"]
+    return argv, n
+
+
+def measure(server, scenario, sc, args, deadline, tmp):
+    server.check_alive()
+    argv, n = client_argv(sc, server.port, args.scale)
+    timeout = min(args.run_timeout, deadline - time.monotonic())
+    if timeout < 5:
+        raise BenchError("time budget (--max-seconds) used up")
+    m0 = server.messages()
+    c0 = cpu_ticks(server.pid)
+    rc, wall, client_cpu, timed_out = run_client(argv, timeout, os.path.join(tmp, "smtp-source.out"))
+    settle_error = None
+    try:
+        server.settle(10)
+    except BenchError as e:
+        settle_error = str(e)
+    # spamsink's log sink flushes batched lines every 250 ms: let that land
+    # in this run's CPU, as it is this run's work.
+    time.sleep(0.3)
+    c1 = cpu_ticks(server.pid)
+    # Every connection is closed, so the counters should be final; a few
+    # bounded retries cover a counter written just after the close.
+    m1 = server.messages()
+    for _ in range(10):
+        if m1 - m0 >= n:
+            break
+        time.sleep(0.2)
+        m1 = server.messages()
+    counted = m1 - m0
+    cpu = (c1 - c0) / CLK_TCK
+    errors = []
+    if timed_out:
+        errors.append(f"smtp-source timed out after {timeout:.0f} s")
+    if rc != 0:
+        errors.append(f"smtp-source exited {rc}")
+    if counted != n:
+        errors.append(f"server counted {counted} messages, {n} sent")
+    if settle_error:
+        errors.append(settle_error)
+    return {
+        "messages": n,
+        "counted": counted,
+        "exit": rc,
+        "wall_s": wall,
+        "server_cpu_s": cpu,
+        "client_cpu_s": client_cpu,
+        "msg_per_s": n / wall if wall > 0 else None,
+        # One clock tick is the resolution: a run below it has no figure.
+        "msg_per_cpu_s": n / cpu if cpu > 0 else None,
+        "ok": not errors,
+        "errors": errors,
+        "argv": argv,
+    }
+
+
+def median(values):
+    v = [x for x in values if x is not None]
+    return statistics.median(v) if v else None
+
+
+def summarize(runs):
+    good = [r for r in runs if r["ok"]]
+    return {
+        "runs_ok": len(good),
+        "msg_per_s": median([r["msg_per_s"] for r in good]),
+        "msg_per_cpu_s": median([r["msg_per_cpu_s"] for r in good]),
+        "server_cpu_s": median([r["server_cpu_s"] for r in good]),
+        "client_cpu_s": median([r["client_cpu_s"] for r in good]),
+        "wall_s": median([r["wall_s"] for r in good]),
+    }
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def print_report(results, servers, out):
+    w = out.write
+    w("\nspamsink vs Postfix smtp-sink (smtp-source load), median of %d run(s)\n" % results["runs"])
+    if results["scale"] != 1:
+        w("NOTE: message counts scaled by %g; the bars are meant for full runs\n" % results["scale"])
+    w("\n%-6s %-20s %10s %11s %9s %9s %5s %8s %5s\n" %
+      ("scen", "server", "msg/s", "msg/CPU-s", "srv CPU", "cli CPU", "cli%", "wall", "ok"))
+    for scen, sres in results["scenarios"].items():
+        for s in servers:
+            m = sres["servers"][s.name]["median"]
+            busy = ratio(m["client_cpu_s"], m["wall_s"])
+            w("%-6s %-20s %10s %11s %8ss %8ss %4s%% %7ss %2d/%d\n" % (
+                scen, s.label, fmt(m["msg_per_s"], ",.0f"), fmt(m["msg_per_cpu_s"], ",.0f"),
+                fmt(m["server_cpu_s"], ".2f"), fmt(m["client_cpu_s"], ".2f"),
+                fmt(busy * 100 if busy is not None else None, ".0f"), fmt(m["wall_s"], ".2f"),
+                m["runs_ok"], len(sres["servers"][s.name]["runs"])))
+    w("\nratios spamsink/smtp-sink; bars on --threads 1: msg/CPU-s >= 1.2x (conn, msg), >= 3x (bulk);"
+      " msg/s >= 1x\n")
+    w("%-6s %9s %11s %9s %11s  %-28s %s\n" %
+      ("scen", "t1 msg/s", "t1 msg/CPU", "t2 msg/s", "t2 msg/CPU", "bar (t1)", "result"))
+    for scen, sres in results["scenarios"].items():
+        r = sres["ratios"]
+        b = sres["bar"]
+        def rx(server, key):
+            v = r.get(server, {}).get(key)
+            return "-" if v is None else "%.3fx" % v
+
+        w("%-6s %9s %11s %9s %11s  %-28s %s\n" % (
+            scen, rx("spamsink-t1", "msg_per_s"), rx("spamsink-t1", "msg_per_cpu_s"),
+            rx("spamsink-t2", "msg_per_s"), rx("spamsink-t2", "msg_per_cpu_s"),
+            "msg/CPU-s>=%gx, msg/s>=%gx" % (b["cpu_bar"], b["rate_bar"]), b["result"]))
+    w("\nserver CPU = utime+stime from /proc/PID/stat (resolution 1/%d s); cli CPU = smtp-source rusage;\n"
+      "cli%% = client CPU / wall: near 100%% the client, not the server, sets msg/s\n" % CLK_TCK)
+
+
+def tool_versions():
+    v = {}
+    try:
+        v["postfix"] = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"], capture_output=True,
+                                      text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        v["postfix"] = None
+    try:
+        v["spamsink_git"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                           text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        v["spamsink_git"] = None
+    return v
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scenario", action="append", choices=list(SCENARIOS),
+                   help="run only this scenario (repeatable; default: all)")
+    p.add_argument("--runs", type=int, default=3, help="runs per server and scenario (default 3)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply the message counts, e.g. 0.1 for a quick check (default 1)")
+    p.add_argument("--no-threads2", action="store_true", help="skip the spamsink --threads 2 row")
+    p.add_argument("--run-timeout", type=float, default=180, help="seconds one smtp-source run may take")
+    p.add_argument("--max-seconds", type=float, default=1800, help="time budget of the whole benchmark")
+    p.add_argument("--json", help="where to write the results (default $BUILD/bench/results.json)")
+    p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir with the server logs")
+    p.add_argument("--report-only", action="store_true", help="exit 0 even when a bar is missed")
+    args = p.parse_args(argv)
+    if not 1 <= args.runs <= 50:
+        p.error("--runs must be 1..50")
+    if not 0 < args.scale <= 10:
+        p.error("--scale must be in (0, 10]")
+    scenarios = args.scenario or list(SCENARIOS)
+    scenarios = [s for s in SCENARIOS if s in scenarios]  # fixed order, no duplicates
+
+    build = build_dir()
+    binary = os.path.join(build, "bin", "spamsink")
+    for path in (binary, SMTP_SOURCE, SMTP_SINK):
+        if not os.access(path, os.X_OK):
+            log(f"macro: {path} not found or not executable (BUILD={build}; Postfix: apt-get install postfix)")
+            return 1
+    json_path = args.json or os.path.join(build, "bench", "results.json")
+
+    deadline = time.monotonic() + args.max_seconds
+    tmp = tempfile.mkdtemp(prefix="spamsink-bench-")
+    servers = []
+    failed = False
+
+    def on_signal(sig, _frame):
+        raise KeyboardInterrupt(f"signal {sig}")
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        servers.append(SmtpSink(tmp))
+        servers.append(Spamsink(tmp, binary, 1))
+        if not args.no_threads2:
+            servers.append(Spamsink(tmp, binary, 2))
+        for s in servers:
+            s.start()
+            log(f"macro: {s.label} pid {s.pid} on {HOST}:{s.port}")
+
+        results = {
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "runs": args.runs, "scale": args.scale, "clk_tck": CLK_TCK, "cpus": os.cpu_count(),
+            "kernel": os.uname().release, "versions": tool_versions(),
+            "servers": {s.name: {"label": s.label, "argv": s.argv} for s in servers},
+            "scenarios": {},
+        }
+        for scen in scenarios:
+            sc = SCENARIOS[scen]
+            per = {s.name: [] for s in servers}
+            for i in range(args.runs):
+                # Interleaved: sink, spamsink, (spamsink t2), sink, ...
+                for s in servers:
+                    r = measure(s, scen, sc, args, deadline, tmp)
+                    per[s.name].append(r)
+                    log("macro: %-4s run %d/%d %-20s %8s msg/s %9s msg/CPU-s  srv %.2fs cli %.2fs wall %.2fs %s" % (
+                        scen, i + 1, args.runs, s.label, fmt(r["msg_per_s"], ",.0f"),
+                        fmt(r["msg_per_cpu_s"], ",.0f"), r["server_cpu_s"], r["client_cpu_s"], r["wall_s"],
+                        "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])))
+                    if not r["ok"]:
+                        failed = True
+            sres = {"what": sc["what"], "argv": per[servers[0].name][0]["argv"][:-1],
+                    "servers": {n: {"runs": runs, "median": summarize(runs)} for n, runs in per.items()},
+                    "ratios": {}}
+            base = sres["servers"]["smtp-sink"]["median"]
+            for s in servers[1:]:
+                m = sres["servers"][s.name]["median"]
+                sres["ratios"][s.name] = {"msg_per_s": ratio(m["msg_per_s"], base["msg_per_s"]),
+                                          "msg_per_cpu_s": ratio(m["msg_per_cpu_s"], base["msg_per_cpu_s"])}
+            r1 = sres["ratios"]["spamsink-t1"]
+            if r1["msg_per_s"] is None or r1["msg_per_cpu_s"] is None:
+                verdict = "NO DATA"
+            elif r1["msg_per_cpu_s"] >= CPU_BARS[scen] and r1["msg_per_s"] >= RATE_BAR:
+                verdict = "PASS"
+            else:
+                verdict = "FAIL"
+            sres["bar"] = {"server": "spamsink-t1", "cpu_bar": CPU_BARS[scen], "rate_bar": RATE_BAR,
+                           "result": verdict}
+            results["scenarios"][scen] = sres
+
+        results["all_runs_ok"] = not failed
+        results["bars_met"] = all(v["bar"]["result"] == "PASS" for v in results["scenarios"].values())
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        print_report(results, servers, sys.stdout)
+        print(f"results: {json_path}")
+        if failed:
+            print("macro: some runs FAILED verification (see above); their figures are left out")
+            return 1
+        if not results["bars_met"] and not args.report_only:
+            return 2
+        return 0
+    except BenchError as e:
+        log(f"macro: error: {e}")
+        return 1
+    except KeyboardInterrupt as e:
+        log(f"macro: interrupted ({e})")
+        return 1
+    finally:
+        for s in servers:
+            s.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+        if args.keep_tmp or failed:
+            log(f"macro: logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
