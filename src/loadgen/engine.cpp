@@ -73,7 +73,8 @@ struct Watch {
 };
 
 struct Worker {
-  asio::io_context ctx{1};
+  // Nothing is ever posted to a worker from another thread: no locks at all.
+  asio::io_context ctx{ASIO_CONCURRENCY_HINT_UNSAFE};
   Stats stats;
   std::atomic<std::uint64_t> ok{0}, failed{0};  // for the progress line
   std::array<char, kScratch> scratch;

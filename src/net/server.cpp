@@ -102,7 +102,10 @@ struct Worker {
   int index;
   Shared& shared;
   core::EventSink* sink;
-  asio::io_context ctx{1};
+  // One thread runs this context and every socket operation happens on it,
+  // so the reactor needs no locks; the scheduler keeps its lock because
+  // other threads post to it (shutdown, reload, acceptor wake-ups).
+  asio::io_context ctx{ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::shared_ptr<const WorkerConfig> config;
   asio::steady_timer slot_timer;   // acceptors wait here while paused
