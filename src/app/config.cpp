@@ -107,6 +107,9 @@ const std::vector<LimitKey>& limit_keys() {
        u64_size_limit("message_size_limit", &L::message_size_bytes)},
       {"recipient_limit", "N", "recipients accepted per message (default 1000)",
        count_limit("recipient_limit", &L::recipients_per_message, 1)},
+      {"recipient_overshoot_limit", "N",
+       "recipients refused past recipient_limit before each counts as an error (default 1000)",
+       count_limit("recipient_overshoot_limit", &L::recipient_overshoot, 0)},
       {"error_limit", "N", "error replies per session before 421 and close (default 20)",
        count_limit("error_limit", &L::errors_per_session, 1)},
       {"junk_command_limit", "N", "NOOP/RSET/VRFY/ETRN per session before each counts as an error (default 100)",
@@ -444,6 +447,7 @@ std::string describe(const Config& c) {
     os << "body_line_limit = " << l.limits.body_line_bytes << "\n";
     os << "message_size_limit = " << l.limits.message_size_bytes << "\n";
     os << "recipient_limit = " << l.limits.recipients_per_message << "\n";
+    os << "recipient_overshoot_limit = " << l.limits.recipient_overshoot << "\n";
     os << "error_limit = " << l.limits.errors_per_session << "\n";
     os << "junk_command_limit = " << l.limits.junk_commands_per_session << "\n";
     os << "command_timeout = \"" << core::format_duration(l.limits.command_time) << "\"\n";

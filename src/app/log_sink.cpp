@@ -28,7 +28,8 @@ void LogSink::message(const core::MessageRecord& m) noexcept {
   if (!logger_.enabled(core::Level::kDebug)) return;
   core::LogLine l(logger_.format(), buf_);
   logger_.stamp(l, core::Level::kDebug);
-  l.str("event", "message").num("session", m.session_id).peer("from", m.mail_from).peer("rcpt", m.recipients);
+  l.str("event", "message").num("session", m.session_id).peer("from", m.mail_from, m.mail_from_truncated)
+      .peer("rcpt", m.recipients, m.recipients_truncated);
   l.num("rcpts", m.recipient_count).num("size", m.size_bytes).boolean("accepted", m.accepted);
   if (m.has_digest) {
     char h[65];
@@ -50,7 +51,7 @@ void LogSink::session_closed(const core::SessionRecord& s) noexcept {
   logger_.stamp(l, core::Level::kInfo);
   l.str("event", "session_close").num("session", s.session_id).str("listener", s.listener);
   l.str("mode", core::to_string(s.mode)).str("ip", std::string_view(ip, iplen)).num("port", std::uint64_t{s.port});
-  l.peer("helo", s.helo).peer("from", s.mail_from).num("rcpts", s.recipients).num("messages", s.messages);
+  l.peer("helo", s.helo, s.helo_truncated).peer("from", s.mail_from, s.mail_from_truncated).num("rcpts", s.recipients).num("messages", s.messages);
   l.num("bytes", s.message_bytes).num("bytes_in", s.bytes_in).num("bytes_out", s.bytes_out);
   l.num("errors", s.errors).num("duration_ms", static_cast<std::int64_t>(ms)).str("end", core::to_string(s.reason));
   l.finish();

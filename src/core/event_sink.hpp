@@ -40,6 +40,8 @@ struct MessageRecord {
   std::uint64_t session_id = 0;
   std::string_view mail_from;
   std::string_view recipients;  // comma-joined, capped
+  bool mail_from_truncated = false;  // the views above were cut to fit
+  bool recipients_truncated = false;
   std::uint32_t recipient_count = 0;
   std::uint64_t size_bytes = 0;  // after dot-unstuffing
   bool accepted = false;         // false: refused at the end (e.g. too big)
@@ -57,6 +59,8 @@ struct SessionRecord {
   TimePoint end{};
   std::string_view helo;
   std::string_view mail_from;  // last MAIL FROM
+  bool helo_truncated = false;  // the views above were cut to fit
+  bool mail_from_truncated = false;
   std::uint32_t recipients = 0;  // accepted RCPTs, whole session
   std::uint32_t messages = 0;    // accepted messages
   std::uint32_t errors = 0;

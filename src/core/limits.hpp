@@ -25,6 +25,9 @@ struct Limits {
   std::uint64_t message_size_bytes = 10240000;
   // Recipients accepted per message (Postfix smtpd_recipient_limit).
   std::uint32_t recipients_per_message = 1000;
+  // Refused recipients past that limit before each one counts as an error
+  // (Postfix smtpd_recipient_overshoot_limit).
+  std::uint32_t recipient_overshoot = 1000;
   // Error replies per session before "421 too many errors" (Postfix
   // smtpd_hard_error_limit).
   std::uint32_t errors_per_session = 20;

@@ -65,10 +65,11 @@ LogLine& LogLine::str(std::string_view k, std::string_view v) {
   return *this;
 }
 
-LogLine& LogLine::peer(std::string_view k, std::string_view v) {
+LogLine& LogLine::peer(std::string_view k, std::string_view v, bool cut) {
   key(k);
   out_.push_back('"');
   escape_peer_text(v, kPeerTextMax, out_, format_);
+  if (cut && v.size() <= kPeerTextMax) out_.append("...");
   out_.push_back('"');
   return *this;
 }

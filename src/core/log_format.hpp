@@ -30,7 +30,9 @@ class LogLine {
   // Trusted text: our own words (event names, reasons, addresses).
   LogLine& str(std::string_view key, std::string_view value);
   // Untrusted text from the wire: escaped, truncated, always quoted.
-  LogLine& peer(std::string_view key, std::string_view value);
+  // `cut` says the value was already cut shorter by its owner: it gets the
+  // same "..." mark.
+  LogLine& peer(std::string_view key, std::string_view value, bool cut = false);
   LogLine& num(std::string_view key, std::uint64_t value);
   LogLine& num(std::string_view key, std::int64_t value);
   LogLine& num(std::string_view key, std::uint32_t value) { return num(key, std::uint64_t{value}); }

@@ -15,6 +15,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <array>
+#include <deque>
 #include <atomic>
 #include <cerrno>
 #include <stdexcept>
@@ -86,6 +87,12 @@ struct Conn {
   bool stopping = false;
 };
 
+struct Parked {
+  tcp::socket sock;
+  session::Peer peer;
+  std::size_t listener;
+};
+
 struct Shared {
   ConnLimits limits;
   core::Logger* logger = nullptr;
@@ -115,6 +122,7 @@ struct Worker {
   std::string out;  // replies of the read being processed
   Conn* live = nullptr;
   std::uint32_t live_count = 0;
+  std::deque<Parked> parked;  // accepted past the cap, waiting for a slot
   std::uint64_t next_id = 0;
   int paused = 0;  // acceptors waiting on slot_timer
   bool draining = false;
@@ -268,12 +276,49 @@ asio::awaitable<void> wait_for_slot(Worker& w, core::Duration limit) {
   --w.paused;
 }
 
+// Starts the session of an accepted client, or refuses it (per-IP cap), or
+// parks it when the total cap was reached between the check before accept
+// and the accept itself (several workers accept at once). A parked client
+// is connected but not greeted, exactly like one waiting in the backlog;
+// it is admitted as soon as a slot frees. Each worker pauses right after
+// parking, so at most one client per worker is ever parked.
+void admit(Worker& w, Parked p) {
+  switch (w.shared.limits.acquire(p.peer.ip)) {
+    case ConnLimits::Result::kOk: {
+      const std::uint64_t id = (++w.next_id << 8) | static_cast<std::uint64_t>(w.index);
+      asio::co_spawn(w.ctx, run_connection(w, std::move(p.sock), p.listener, p.peer, id, core::SteadyClock::now()),
+                     asio::detached);
+      return;
+    }
+    case ConnLimits::Result::kPerIpFull: {
+      std::string text;
+      char ipbuf[64];
+      w.config->runtime->replies.too_many_conns(std::string_view(ipbuf, p.peer.ip.format(ipbuf)), text);
+      refuse(w, p.sock, p.peer, p.listener, text);
+      return;
+    }
+    case ConnLimits::Result::kTotalFull:
+      w.parked.push_back(std::move(p));
+      return;
+  }
+}
+
+// Admits parked clients while slots are free.
+void unpark(Worker& w) {
+  while (!w.parked.empty() && !w.shared.limits.full()) {
+    Parked p = std::move(w.parked.front());
+    w.parked.pop_front();
+    admit(w, std::move(p));
+  }
+}
+
 asio::awaitable<void> accept_loop(Worker& w, std::size_t li) {
   tcp::acceptor& acc = *w.acceptors[li];
   bool logged_fd_pause = false;
   for (;;) {
     if (w.draining) co_return;
-    if (w.shared.limits.full()) {
+    unpark(w);
+    if (w.shared.limits.full() || !w.parked.empty()) {
       // At the cap: leave the listener alone (clients queue in the backlog)
       // until a connection closes somewhere.
       co_await wait_for_slot(w, core::Seconds{3600});
@@ -297,21 +342,9 @@ asio::awaitable<void> accept_loop(Worker& w, std::size_t li) {
       continue;  // ECONNABORTED and friends: the next client
     }
     logged_fd_pause = false;
-    const auto now = core::SteadyClock::now();
     session::Peer peer{to_ip(peer_ep.address()), peer_ep.port()};
-    switch (w.shared.limits.acquire(peer.ip)) {
-      case ConnLimits::Result::kOk: break;
-      case ConnLimits::Result::kPerIpFull:
-      case ConnLimits::Result::kTotalFull: {
-        std::string text;
-        char ipbuf[64];
-        w.config->runtime->replies.too_many_conns(std::string_view(ipbuf, peer.ip.format(ipbuf)), text);
-        refuse(w, sock, peer, li, text);
-        continue;
-      }
-    }
-    const std::uint64_t id = (++w.next_id << 8) | static_cast<std::uint64_t>(w.index);
-    asio::co_spawn(w.ctx, run_connection(w, std::move(sock), li, peer, id, now), asio::detached);
+    admit(w, Parked{std::move(sock), peer, li});
+    unpark(w);
   }
 }
 
@@ -459,6 +492,7 @@ void Server::shutdown() {
       w->draining = true;
       asio::error_code ignored;
       for (auto& acc : w->acceptors) acc->close(ignored);
+      w->parked.clear();  // never greeted: closing them loses nothing
       w->slot_timer.cancel();
       if (w->live_count == 0) return w->finish_drain();
       w->grace_timer.expires_after(w->config->runtime->shutdown_grace);

@@ -52,6 +52,7 @@ void Session::reset_transaction() {
   too_big_ = false;
   bdat_bytes_ = 0;
   rcpt_count_ = 0;
+  rcpt_overshoot_ = 0;
   rcpts_.clear();
 }
 
@@ -200,7 +201,12 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
       return count_error(out);
   }
   if (p.address.empty()) return error(ReplyId::kBadRecipient, out);
-  if (rcpt_count_ >= config_.limits.recipients_per_message) return error(ReplyId::kTooManyRcpts, out);
+  if (rcpt_count_ >= config_.limits.recipients_per_message) {
+    // Postfix: the first recipient_overshoot refusals are free; after that
+    // each one counts toward the error limit.
+    if (rcpt_overshoot_++ < config_.limits.recipient_overshoot) return reply(ReplyId::kTooManyRcpts, out);
+    return error(ReplyId::kTooManyRcpts, out);
+  }
   ++rcpt_count_;
   rcpts_.append_item(p.address, ',');
   reply(ReplyId::kRcptOk, out);
@@ -315,6 +321,8 @@ void Session::record_message(bool accepted, std::uint64_t size) {
   m.session_id = id_;
   m.mail_from = mail_from_.view();
   m.recipients = rcpts_.view();
+  m.mail_from_truncated = mail_from_.truncated();
+  m.recipients_truncated = rcpts_.truncated();
   m.recipient_count = rcpt_count_;
   m.size_bytes = size;
   m.accepted = accepted;
@@ -329,7 +337,7 @@ void Session::end_message(std::string& out) {
   const bool bdat = bdat_used_;
   const std::uint64_t size = bdat ? bdat_bytes_ : scanner_.bytes();
   if (too_big_) {
-    reply(ReplyId::kFileTooBig, out);
+    error(ReplyId::kFileTooBig, out);  // an error for the limit, as in Postfix
   } else {
     char qid[12];
     next_queue_id(qid);
@@ -382,6 +390,8 @@ void Session::finish(core::TimePoint now) {
   r.end = now;
   r.helo = helo_.view();
   r.mail_from = mail_from_.view();
+  r.helo_truncated = helo_.truncated();
+  r.mail_from_truncated = mail_from_.truncated();
   r.recipients = recipients_total_;
   r.messages = messages_;
   r.errors = errors_;

@@ -135,6 +135,7 @@ class Session {
   std::uint64_t last_lines_ = 0;
 
   std::uint32_t rcpt_count_ = 0;
+  std::uint32_t rcpt_overshoot_ = 0;  // refused past the recipient limit
   std::uint32_t recipients_total_ = 0;
   std::uint32_t messages_ = 0;
   std::uint32_t errors_ = 0;

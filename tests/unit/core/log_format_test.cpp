@@ -335,3 +335,25 @@ TEST(FlatJsonSelfTest, RejectsInvalidJson) {
 
 }  // namespace
 }  // namespace spamsink::core
+
+namespace spamsink::core {
+namespace {
+
+TEST(LogLineCut, ValueCutByItsOwnerIsMarked) {
+  std::string out;
+  LogLine l(LogFormat::kKeyValue, out);
+  l.peer("helo", "abc", true).peer("from", "x", false);
+  l.finish();
+  EXPECT_EQ(out, "helo=\"abc...\" from=\"x\"\n");
+}
+
+TEST(LogLineCut, NoDoubleMarkWhenAlsoTooLong) {
+  std::string out;
+  LogLine l(LogFormat::kKeyValue, out);
+  l.peer("v", std::string(LogLine::kPeerTextMax + 10, 'a'), true);
+  l.finish();
+  EXPECT_EQ(out, "v=\"" + std::string(LogLine::kPeerTextMax, 'a') + "...\"\n");
+}
+
+}  // namespace
+}  // namespace spamsink::core

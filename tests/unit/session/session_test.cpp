@@ -699,6 +699,34 @@ TEST_F(SessionTest, SmallRecipientLimit) {
   EXPECT_EQ(send("RSET\r\n" + kMail + kRcpt + kRcpt), kOk + kMailOk + kRcptOk + kRcptOk);
 }
 
+TEST_F(SessionTest, RecipientOvershootThenErrors) {
+  // Postfix smtpd_recipient_overshoot_limit: the first N refusals past the
+  // recipient limit are free, then each counts as an error.
+  core::Limits l;
+  l.recipients_per_message = 2;
+  l.recipient_overshoot = 3;
+  l.errors_per_session = 2;
+  open(l);
+  EXPECT_EQ(send(kMail + kRcpt + kRcpt), kMailOk + kRcptOk + kRcptOk);
+  EXPECT_EQ(send(kRcpt + kRcpt + kRcpt), repeat(kTooManyRcpts, 3));  // free
+  EXPECT_EQ(s().errors(), 0u);
+  EXPECT_EQ(send(kRcpt), kTooManyRcpts);  // error 1
+  EXPECT_EQ(s().errors(), 1u);
+  EXPECT_FALSE(s().closing());
+  EXPECT_EQ(send(kRcpt), kTooManyRcpts + kTooManyErrors);  // error 2: the limit
+  EXPECT_EQ(s().end_reason(), EndReason::kTooManyErrors);
+}
+
+TEST_F(SessionTest, RecipientOvershootIsPerTransaction) {
+  core::Limits l;
+  l.recipients_per_message = 1;
+  l.recipient_overshoot = 1;
+  open(l);
+  EXPECT_EQ(send(kMail + kRcpt + kRcpt), kMailOk + kRcptOk + kTooManyRcpts);
+  EXPECT_EQ(send("RSET\r\n" + kMail + kRcpt + kRcpt), kOk + kMailOk + kRcptOk + kTooManyRcpts);
+  EXPECT_EQ(s().errors(), 0u);
+}
+
 TEST_F(SessionTest, DeclaredSizeIsCheckedAtMail) {
   core::Limits l;
   l.message_size_bytes = 1000;
