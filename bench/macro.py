@@ -19,7 +19,8 @@ the ratios spamsink/smtp-sink and the issue's bars (spamsink --threads 1):
 msg/CPU-s >= 1.2x in conn and msg, >= 3x in bulk, msg/s >= 1x everywhere.
 Limits: every subprocess has a timeout, the whole benchmark a time budget
 (--max-seconds); servers are killed on every exit path. Traffic stays on
-127.0.0.1.
+127.0.0.1. The smtp-sink wrapper, the client runner and the other shared
+pieces are in bench/benchlib.py.
 Exit status: 0 all runs verified and bars met; 1 a run failed verification
 or could not run; 2 a bar missed (0 with --report-only).
 """
@@ -28,23 +29,19 @@ import argparse
 import datetime
 import json
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMTP_SOURCE = "/usr/sbin/smtp-source"
-SMTP_SINK = "/usr/sbin/smtp-sink"
+from benchlib import (HOST, SMTP_SINK, SMTP_SOURCE, BenchError, Server, SmtpSink, build_dir, log, ratio,
+                      run_client, socket_fds, tool_versions, wait_until)
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-HOST = "127.0.0.1"
 
 # The issue's scenarios: smtp-source -s sessions [-d] -m messages -l length.
 SCENARIOS = {
@@ -60,33 +57,6 @@ CPU_BARS = {"conn": 1.2, "msg": 1.2, "bulk": 3.0}
 RATE_BAR = 1.0
 
 
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def build_dir():
-    b = os.environ.get("BUILD", "build")
-    return b if os.path.isabs(b) else os.path.join(REPO, b)
-
-
-def free_port():
-    # Below the ephemeral range, so thousands of client connections in the
-    # conn scenario never compete with the listening ports.
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind((HOST, port))
-                return port
-            except OSError:
-                continue
-    raise BenchError("no free port found in 20000-32000")
-
-
 def cpu_ticks(pid):
     """utime+stime of the whole process (all threads), in clock ticks."""
     with open(f"/proc/{pid}/stat", "rb") as f:
@@ -95,130 +65,6 @@ def cpu_ticks(pid):
     rest = data[data.rindex(b")") + 2:].split()
     # rest[0] is field 3 (state): field 14 is rest[11], field 15 rest[12].
     return int(rest[11]) + int(rest[12])
-
-
-def socket_fds(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
-                n += 1
-        except OSError:
-            pass
-    return n
-
-
-def wait_until(pred, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
-
-
-class Server:
-    """A server process under test. Subclasses give argv and the counter."""
-
-    name = "?"
-    label = "?"
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.port = free_port()
-        self.proc = None
-        self.idle_sockets = None
-
-    def start(self):
-        raise NotImplementedError
-
-    def messages(self):
-        raise NotImplementedError
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def check_alive(self):
-        if not self.alive():
-            rc = self.proc.returncode if self.proc else None
-            raise BenchError(f"{self.label} is not running (exit {rc}); see {self.tmp}")
-
-    def settle(self, timeout):
-        """Waits until the server has closed every connection of the run."""
-        ok = wait_until(lambda: socket_fds(self.pid) <= self.idle_sockets, timeout)
-        if not ok:
-            raise BenchError(f"{self.label}: connections still open {timeout}s after the client exited")
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                log(f"warning: {self.label} (pid {self.pid}) did not die")
-        except ProcessLookupError:
-            pass
-
-
-class SmtpSink(Server):
-    name = "smtp-sink"
-    label = "smtp-sink"
-    # smtp-sink -c writes "sess=N quit=N mesg=N\r" on stdout at each session
-    # end, QUIT and ".", flushed each time; the last complete one is current.
-    COUNTERS = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+)\r")
-
-    def start(self):
-        self.out_path = os.path.join(self.tmp, "smtp-sink.out")
-        argv = [SMTP_SINK]
-        if os.geteuid() == 0:
-            argv += ["-u", "nobody"]  # smtp-sink refuses to run as root without it
-        argv += ["-c", "-m", "1000", f"{HOST}:{self.port}", "1000"]
-        self.argv = argv
-        self.out = open(self.out_path, "wb")
-        self.err = open(os.path.join(self.tmp, "smtp-sink.err"), "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err)
-        # Ready when its listening socket exists (a probe connection would
-        # be counted as a session).
-        if not wait_until(lambda: not self.alive() or self._listening(), 10):
-            raise BenchError("smtp-sink did not start listening in 10 s")
-        self.check_alive()
-        self.idle_sockets = socket_fds(self.pid)
-
-    def _listening(self):
-        hexport = f":{self.port:04X} "
-        with open("/proc/net/tcp") as f:
-            for line in f:
-                parts = line.split()
-                # local_address ends with :PORT, state 0A = LISTEN
-                if len(parts) > 3 and (parts[1] + " ").endswith(hexport) and parts[3] == "0A":
-                    return True
-        return False
-
-    def messages(self):
-        with open(self.out_path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 512))
-            tail = f.read()
-        found = self.COUNTERS.findall(tail)
-        return int(found[-1][2]) if found else 0
-
-    def stop(self):
-        super().stop()
-        for f in (getattr(self, "out", None), getattr(self, "err", None)):
-            if f:
-                f.close()
 
 
 class Spamsink(Server):
@@ -265,35 +111,6 @@ class Spamsink(Server):
         super().stop()
         if getattr(self, "log_file", None):
             self.log_file.close()
-
-
-def run_client(argv, timeout, out_path):
-    """Runs smtp-source; returns (exit status, wall s, client CPU s, timed out)."""
-    with open(out_path, "ab") as out:
-        out.write(("$ " + " ".join(argv) + "\n").encode())
-        out.flush()
-        t0 = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        fired = threading.Event()
-
-        def kill():
-            fired.set()
-            proc.kill()
-
-        killer = threading.Timer(timeout, kill)
-        killer.start()
-        try:
-            # wait4 gives the child's own rusage, and reaps it.
-            _, status, ru = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            killer.cancel()
-        wall = time.monotonic() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, ru.ru_utime + ru.ru_stime, fired.is_set()
 
 
 def client_argv(sc, port, scale):
@@ -375,10 +192,6 @@ def summarize(runs):
     }
 
 
-def ratio(a, b):
-    return a / b if a is not None and b else None
-
-
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
@@ -416,21 +229,6 @@ def print_report(results, servers, out):
             "msg/CPU-s>=%gx, msg/s>=%gx" % (b["cpu_bar"], b["rate_bar"]), b["result"]))
     w("\nserver CPU = utime+stime from /proc/PID/stat (resolution 1/%d s); cli CPU = smtp-source rusage;\n"
       "cli%% = client CPU / wall: near 100%% the client, not the server, sets msg/s\n" % CLK_TCK)
-
-
-def tool_versions():
-    v = {}
-    try:
-        v["postfix"] = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"], capture_output=True,
-                                      text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        v["postfix"] = None
-    try:
-        v["spamsink_git"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                           text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        v["spamsink_git"] = None
-    return v
 
 
 def main(argv=None):
@@ -472,7 +270,7 @@ def main(argv=None):
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        servers.append(SmtpSink(tmp))
+        servers.append(SmtpSink(tmp, max_sessions=1000))
         servers.append(Spamsink(tmp, binary, 1))
         if not args.no_threads2:
             servers.append(Spamsink(tmp, binary, 2))

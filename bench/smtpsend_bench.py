@@ -18,7 +18,8 @@ for plain smtpsend: msg/s >= 1.0x and client CPU per message <= 0.7x.
 Output: a table on stdout, JSON in $BUILD/bench/smtpsend.json (BUILD:
 default build, relative to the repository root).
 Limits: every subprocess has a timeout; smtp-sink is stopped on every exit
-path. Traffic stays on 127.0.0.1.
+path. Traffic stays on 127.0.0.1. The smtp-sink wrapper, the client runner
+and the other shared pieces are in bench/benchlib.py.
 Exit status: 0 all runs verified and the bar met; 1 a run failed
 verification or could not run; 2 the bar missed (0 with --report-only).
 """
@@ -27,51 +28,18 @@ import argparse
 import datetime
 import json
 import os
-import re
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMTP_SOURCE = "/usr/sbin/smtp-source"
-SMTP_SINK = "/usr/sbin/smtp-sink"
-HOST = "127.0.0.1"
+from benchlib import (HOST, SMTP_SINK, SMTP_SOURCE, BenchError, SmtpSink, build_dir, log, ratio, run_client,
+                      tool_versions, wait_until)
+
 RATE_BAR = 1.0  # smtpsend msg/s >= 1.0x smtp-source
 CPU_BAR = 0.7   # smtpsend CPU per message <= 0.7x smtp-source
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def build_dir():
-    b = os.environ.get("BUILD", "build")
-    return b if os.path.isabs(b) else os.path.join(REPO, b)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
+INF = float("inf")  # a ratio over a zero median
 
 
 def scenarios(smtpsend, port):
@@ -91,88 +59,6 @@ def scenarios(smtpsend, port):
                                                HOST]),
          ]},
     ]
-
-
-class SmtpSink:
-    """smtp-sink -c writes 'sess=N quit=N mesg=N' + CR on stdout at each
-    session end, QUIT and '.'; the last one is current."""
-
-    COUNTERS = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+)\r")
-
-    def __init__(self, tmp):
-        self.port = free_port()
-        self.out_path = os.path.join(tmp, "smtp-sink.out")
-        argv = [SMTP_SINK]
-        if os.geteuid() == 0:
-            argv += ["-u", "nobody"]
-        argv += ["-c", "%s:%d" % (HOST, self.port), "1000"]
-        self.argv = argv
-        self.out = open(self.out_path, "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        # Ready when the listening socket exists: a probe would be a session.
-        if not wait_until(lambda: self.proc.poll() is not None or self._listening(), 10):
-            raise BenchError("smtp-sink did not start listening in 10 s")
-        if self.proc.poll() is not None:
-            raise BenchError("smtp-sink exited %s at start" % self.proc.returncode)
-
-    def _listening(self):
-        hexport = ":%04X " % self.port
-        with open("/proc/net/tcp") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) > 3 and (parts[1] + " ").endswith(hexport) and parts[3] == "0A":
-                    return True
-        return False
-
-    def messages(self):
-        with open(self.out_path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 512))
-            found = self.COUNTERS.findall(f.read())
-        return int(found[-1][2]) if found else 0
-
-    def check_alive(self):
-        if self.proc.poll() is not None:
-            raise BenchError("smtp-sink died (exit %s)" % self.proc.returncode)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.out.close()
-
-
-def run_client(argv, timeout, out_path):
-    """Runs one client; returns (exit status, wall s, CPU s, timed out)."""
-    with open(out_path, "ab") as out:
-        out.write(("$ " + " ".join(argv) + "\n").encode())
-        out.flush()
-        t0 = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        fired = threading.Event()
-
-        def kill():
-            fired.set()
-            proc.kill()
-
-        killer = threading.Timer(timeout, kill)
-        killer.start()
-        try:
-            _, status, ru = os.wait4(proc.pid, 0)  # the child's own rusage
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            killer.cancel()
-        wall = time.monotonic() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, ru.ru_utime + ru.ru_stime, fired.is_set()
 
 
 def measure(sink, label, argv, messages, timeout, tmp):
@@ -198,10 +84,6 @@ def median(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
-def ratio(a, b):
-    return a / b if b else float("inf")
-
-
 def summarize(results):
     """Adds medians, ratios to smtp-source and the bar verdicts."""
     ok = True
@@ -213,8 +95,9 @@ def summarize(results):
         for label, c in sc["clients"].items():
             if label == "smtp-source":
                 continue
-            c["ratio_messages_per_s"] = ratio(c["median_messages_per_s"], base["median_messages_per_s"])
-            c["ratio_cpu_per_message"] = ratio(c["median_cpu_us_per_message"], base["median_cpu_us_per_message"])
+            c["ratio_messages_per_s"] = ratio(c["median_messages_per_s"], base["median_messages_per_s"], INF)
+            c["ratio_cpu_per_message"] = ratio(c["median_cpu_us_per_message"], base["median_cpu_us_per_message"],
+                                               INF)
             c["meets_bar"] = c["ratio_messages_per_s"] >= RATE_BAR and c["ratio_cpu_per_message"] <= CPU_BAR
         sc["pass"] = sc["clients"]["smtpsend"]["meets_bar"]
         ok = ok and sc["pass"]
@@ -247,17 +130,6 @@ def print_table(results, ok, runs):
     print("overall: %s" % ("PASS" if ok else "FAIL"))
 
 
-def tool_versions():
-    out = {}
-    try:
-        p = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"], capture_output=True, text=True,
-                           timeout=10)
-        out["postfix"] = p.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return out
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per client and scenario (median), default 3")
@@ -283,6 +155,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     try:
         sink = SmtpSink(tmp)
+        sink.start()
         plan = scenarios(smtpsend, sink.port)
         results = []
         for sc in plan:
@@ -321,7 +194,8 @@ def main(argv=None):
                 "applies_to": "smtpsend (plain) in every scenario"},
         "cpus": os.cpu_count(),
         "loadavg_at_end": os.getloadavg(),
-        "versions": tool_versions(),
+        # Postfix's version only, and only when dpkg-query could run: the keys smtpsend.json has.
+        "versions": {k: v for k, v in tool_versions(git=False).items() if v is not None},
         "scenarios": results,
         "pass": ok,
     }

@@ -45,6 +45,10 @@ void Session::error(ReplyId id, std::string& out) {
   count_error(out);
 }
 
+void Session::junk_command(std::string& out) {
+  if (phase_ != Phase::kClosed && ++junk_ > config_.limits.junk_commands_per_session) count_error(out);
+}
+
 void Session::reset_transaction() {
   in_mail_ = false;
   bdat_error_ = false;
@@ -112,39 +116,35 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
   const smtp::Command cmd = smtp::parse_command(line.text);
   if (cmd.verb != Verb::kEmpty && !smtp::valid_utf8(line.text)) return error(ReplyId::kBadUtf8, out);
   switch (cmd.verb) {
-    case Verb::kRset:
-    case Verb::kNoop:
-    case Verb::kVrfy:
-    case Verb::kEtrn:
-      // Postfix's junk command limit: past it, each such command is an
-      // error, counted before the command runs, so the one that reaches the
-      // error limit gets the 421 instead of its reply (recorded: with only
-      // NOOPs, #102 on count, #121 gets the 421).
-      if (junk_++ > config_.limits.junk_commands_per_session && ++errors_ >= config_.limits.errors_per_session) {
-        reply(ReplyId::kTooManyErrors, out);
-        return close(core::EndReason::kTooManyErrors);
-      }
-      break;
-    default:
-      break;
-  }
-  switch (cmd.verb) {
     case Verb::kEhlo: return cmd_helo(cmd.args, true, out);
     case Verb::kHelo: return cmd_helo(cmd.args, false, out);
     case Verb::kMail: return cmd_mail(cmd.args, out);
     case Verb::kRcpt: return cmd_rcpt(cmd.args, out);
     case Verb::kData: return cmd_data(cmd.args, out);
     case Verb::kBdat: return cmd_bdat(cmd.args, out);
+    // The junk commands: past junk_command_limit, each one is also an
+    // error, counted after its reply (a live Postfix 3.7: 120 NOOPs get
+    // 120 x 250 and then, unprompted, the 421).
     case Verb::kRset:
-      if (!cmd.args.empty()) return error(ReplyId::kRsetArgs, out);
-      reset_transaction();
-      return reply(ReplyId::kOk, out);
-    case Verb::kNoop: return reply(ReplyId::kOk, out);
+      if (!cmd.args.empty()) {
+        error(ReplyId::kRsetArgs, out);
+      } else {
+        reset_transaction();
+        reply(ReplyId::kOk, out);
+      }
+      return junk_command(out);
+    case Verb::kNoop:
+      reply(ReplyId::kOk, out);
+      return junk_command(out);
+    case Verb::kVrfy:
+      cmd_vrfy(cmd.args, out);
+      return junk_command(out);
+    case Verb::kEtrn:
+      cmd_etrn(cmd.args, out);
+      return junk_command(out);
     case Verb::kQuit:
       reply(ReplyId::kQuit, out);
       return close(core::EndReason::kQuit);
-    case Verb::kVrfy: return cmd_vrfy(cmd.args, out);
-    case Verb::kEtrn: return cmd_etrn(cmd.args, out);
     case Verb::kStarttls: return error(ReplyId::kStarttlsNotOffered, out);
     case Verb::kAuth: return error(ReplyId::kAuthNotEnabled, out);
     case Verb::kXclient: return error(cmd.args.empty() ? ReplyId::kXclientSyntax : ReplyId::kNotAuthorized, out);
@@ -175,6 +175,9 @@ void Session::cmd_mail(std::string_view args, std::string& out) {
     case smtp::PathStatus::kBadSize: return error(ReplyId::kBadSizeSyntax, out);
     case smtp::PathStatus::kSizeOverflow: return error(ReplyId::kSizeOverflow, out);
     case smtp::PathStatus::kBadRet: return error(ReplyId::kBadRetSyntax, out);
+    case smtp::PathStatus::kBadEnvid: return error(ReplyId::kBadEnvidSyntax, out);
+    case smtp::PathStatus::kBadNotify:
+    case smtp::PathStatus::kBadOrcpt:
     case smtp::PathStatus::kUnsupported:
       replies_.unsupported_option(p.bad_param, out);
       return count_error(out);
@@ -193,9 +196,12 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
     case smtp::PathStatus::kOk: break;
     case smtp::PathStatus::kSyntax: return error(ReplyId::kRcptSyntax, out);
     case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadRecipient, out);
+    case smtp::PathStatus::kBadNotify: return error(ReplyId::kBadNotifySyntax, out);
+    case smtp::PathStatus::kBadOrcpt: return error(ReplyId::kBadOrcptSyntax, out);
     case smtp::PathStatus::kBadSize:
     case smtp::PathStatus::kSizeOverflow:
     case smtp::PathStatus::kBadRet:
+    case smtp::PathStatus::kBadEnvid:
     case smtp::PathStatus::kUnsupported:
       replies_.unsupported_option(p.bad_param, out);
       return count_error(out);
@@ -213,11 +219,12 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
 }
 
 void Session::cmd_vrfy(std::string_view args, std::string& out) {
-  if (args.empty()) return error(ReplyId::kVrfySyntax, out);
-  std::string_view a = args;
-  while (!a.empty() && (a.back() == ' ' || a.back() == '\t')) a.remove_suffix(1);
-  if (!smtp::plausible_address(a.size() >= 2 && a.front() == '<' && a.back() == '>' ? a.substr(1, a.size() - 2) : a))
-    return error(ReplyId::kBadRecipient, out);
+  // As Postfix: a trailing SMTPUTF8 is dropped; one word is echoed as
+  // given; several words, or an empty <>, are a bad address.
+  std::string_view a = smtp::strip_trailing_word(args, "SMTPUTF8");
+  if (a.empty()) return error(ReplyId::kVrfySyntax, out);
+  if (smtp::count_words(a) != 1) return error(ReplyId::kBadRecipient, out);
+  if (a == "<>") return error(ReplyId::kBadRecipient, out);
   replies_.vrfy(a, out);
 }
 
@@ -294,9 +301,12 @@ void Session::finish_chunk(std::string& out) {
 }
 
 void Session::cmd_etrn(std::string_view args, std::string& out) {
-  if (args.empty()) return error(ReplyId::kEtrnSyntax, out);
+  if (args.empty() || smtp::count_words(args) != 1) return error(ReplyId::kEtrnSyntax, out);
   if (in_mail_) return error(ReplyId::kEtrnInTransaction, out);
-  replies_.etrn_refused(args, out);
+  // Postfix names the queue without its "@" or "#" prefix.
+  std::string_view domain = smtp::trim_trailing_space(args);
+  if (domain.front() == '@' || domain.front() == '#') domain.remove_prefix(1);
+  replies_.etrn_refused(domain, out);
 }
 
 void Session::next_queue_id(char (&buf)[12]) {

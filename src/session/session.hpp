@@ -97,6 +97,8 @@ class Session {
   void end_message(std::string& out);
   void record_message(bool accepted, std::uint64_t size);
   void reset_transaction();
+  // After the reply of NOOP/RSET/VRFY/ETRN: the junk command limit.
+  void junk_command(std::string& out);
   void reply(smtp::ReplyId id, std::string& out);
   // An error reply: counts it and, at the limit, adds 421 and closes.
   void error(smtp::ReplyId id, std::string& out);

@@ -21,7 +21,8 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+// Postfix's smtpd splits commands on all of these, CR included.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 std::string_view skip_spaces(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -101,6 +102,19 @@ bool take_address(std::string_view& s, std::string_view& addr) {
   return false;
 }
 
+// NOTIFY=NEVER, or a list of SUCCESS, FAILURE and DELAY (RFC 3461).
+bool valid_notify(std::string_view v) {
+  if (iequals(v, "NEVER")) return true;
+  if (v.empty()) return false;
+  while (true) {
+    const auto comma = v.find(',');
+    const std::string_view item = v.substr(0, comma);
+    if (!iequals(item, "SUCCESS") && !iequals(item, "FAILURE") && !iequals(item, "DELAY")) return false;
+    if (comma == std::string_view::npos) return true;
+    v.remove_prefix(comma + 1);
+  }
+}
+
 PathArgs parse_path(std::string_view args, std::string_view keyword, bool is_mail) {
   PathArgs out;
   std::string_view s = trim_right(args);
@@ -115,6 +129,7 @@ PathArgs parse_path(std::string_view args, std::string_view keyword, bool is_mai
   }
   out.address = addr;
   std::size_t nparams = 0;
+  bool seen_ret = false, seen_envid = false, seen_notify = false, seen_orcpt = false;
   for (std::string_view tok = next_token(s); !tok.empty(); tok = next_token(s)) {
     if (++nparams > kMaxParams) {
       out.status = PathStatus::kUnsupported;
@@ -154,15 +169,37 @@ PathArgs parse_path(std::string_view args, std::string_view keyword, bool is_mai
     } else if (is_mail && iequals(tok, "SMTPUTF8")) {
       out.smtputf8 = true;
     } else if (is_mail && iequals(key, "RET")) {
-      if (!iequals(value, "FULL") && !iequals(value, "HDRS")) {
+      if (seen_ret || (!iequals(value, "FULL") && !iequals(value, "HDRS"))) {
         out.status = PathStatus::kBadRet;
         out.bad_param = tok;
         return out;
       }
-    } else if (is_mail && (iequals(key, "ENVID") || iequals(key, "AUTH"))) {
+      seen_ret = true;
+    } else if (is_mail && iequals(key, "ENVID")) {
+      if (seen_envid || value.empty()) {
+        out.status = PathStatus::kBadEnvid;
+        out.bad_param = tok;
+        return out;
+      }
+      seen_envid = true;
+    } else if (is_mail && iequals(key, "AUTH")) {
       // DSN and AUTH parameters: accepted and ignored, as a relay would.
-    } else if (!is_mail && (iequals(key, "NOTIFY") || iequals(key, "ORCPT"))) {
-      // DSN parameters: accepted and ignored.
+    } else if (!is_mail && iequals(key, "NOTIFY")) {
+      if (seen_notify || !valid_notify(value)) {
+        out.status = PathStatus::kBadNotify;
+        out.bad_param = tok;
+        return out;
+      }
+      seen_notify = true;
+    } else if (!is_mail && iequals(key, "ORCPT")) {
+      // "addr-type;xtext", e.g. rfc822;user@example.com
+      const auto semi = value.find(';');
+      if (seen_orcpt || semi == std::string_view::npos || semi == 0 || semi + 1 == value.size()) {
+        out.status = PathStatus::kBadOrcpt;
+        out.bad_param = tok;
+        return out;
+      }
+      seen_orcpt = true;
     } else {
       out.status = PathStatus::kUnsupported;
       out.bad_param = tok;
@@ -216,6 +253,22 @@ BdatArgs parse_bdat_args(std::string_view args) {
   }
   out.ok = true;
   return out;
+}
+
+std::size_t count_words(std::string_view s) {
+  std::size_t n = 0;
+  for (std::string_view t = next_token(s); !t.empty(); t = next_token(s)) ++n;
+  return n;
+}
+
+std::string_view trim_trailing_space(std::string_view s) { return trim_right(s); }
+
+std::string_view strip_trailing_word(std::string_view s, std::string_view word) {
+  s = trim_right(s);
+  if (s.size() >= word.size() && iequals(s.substr(s.size() - word.size()), word) &&
+      (s.size() == word.size() || is_space(s[s.size() - word.size() - 1])))
+    s = trim_right(s.substr(0, s.size() - word.size()));
+  return s;
 }
 
 bool valid_utf8(std::string_view s) {

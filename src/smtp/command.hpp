@@ -53,7 +53,10 @@ enum class PathStatus : std::uint8_t {
   kBadAddress,      // 501 5.1.7 / 5.1.3 Bad ... address syntax
   kBadSize,         // SIZE= not a number
   kSizeOverflow,    // SIZE= too large to represent
-  kBadRet,          // RET= not FULL/HDRS
+  kBadRet,          // RET= not FULL/HDRS, or given twice
+  kBadEnvid,        // ENVID= empty or given twice
+  kBadNotify,       // NOTIFY= not NEVER or a list of SUCCESS,FAILURE,DELAY
+  kBadOrcpt,        // ORCPT= not type;address
   kUnsupported,     // unknown parameter or value: 555 5.5.4 Unsupported option
 };
 
@@ -80,6 +83,12 @@ struct BdatArgs {
   bool last = false;
 };
 BdatArgs parse_bdat_args(std::string_view args);
+
+// Word helpers, with Postfix's idea of white space (SP, HT, CR, VT, FF).
+std::size_t count_words(std::string_view s);
+std::string_view trim_trailing_space(std::string_view s);
+// `s` without a last word equal to `word` (case-insensitive), trimmed.
+std::string_view strip_trailing_word(std::string_view s, std::string_view word);
 
 // True when `s` (an address without brackets) is a plausible mailbox, domain
 // literal or route; used to reject obvious garbage as Postfix does.

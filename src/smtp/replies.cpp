@@ -80,6 +80,9 @@ ReplyTable ReplyTable::postfix(std::string_view hostname, std::uint64_t size_lim
   set(ReplyId::kBadRecipient, "501 5.1.3 Bad recipient address syntax\r\n");
   set(ReplyId::kBadSizeSyntax, "501 5.5.4 Bad message size syntax\r\n");
   set(ReplyId::kBadRetSyntax, "501 5.5.4 Bad RET parameter syntax\r\n");
+  set(ReplyId::kBadEnvidSyntax, "501 5.5.4 Bad ENVID parameter syntax\r\n");
+  set(ReplyId::kBadNotifySyntax, "501 5.5.4 Error: Bad NOTIFY parameter syntax\r\n");
+  set(ReplyId::kBadOrcptSyntax, "501 5.5.4 Error: Bad ORCPT parameter syntax\r\n");
   set(ReplyId::kSizeTooBig, "552 5.3.4 Message size exceeds fixed limit\r\n");
   set(ReplyId::kSizeOverflow, "552 5.3.4 Message size exceeds file system imposed limit\r\n");
   set(ReplyId::kFileTooBig, "552 5.3.4 Error: message file too big\r\n");

@@ -40,6 +40,9 @@ enum class ReplyId : std::uint8_t {
   kBadRecipient,
   kBadSizeSyntax,
   kBadRetSyntax,
+  kBadEnvidSyntax,
+  kBadNotifySyntax,
+  kBadOrcptSyntax,
   kSizeTooBig,    // 552 at MAIL (declared SIZE)
   kSizeOverflow,  // 552 at MAIL: SIZE beyond any file
   kFileTooBig,    // 552 at the end of a DATA that grew too big

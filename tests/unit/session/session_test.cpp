@@ -634,17 +634,18 @@ TEST_F(SessionTest, ErrorKindsShareOneCounter) {
 }
 
 TEST_F(SessionTest, JunkCommandLimit) {
-  // Recordings 6c (smtpd_junk_command_limit = 100): after EHLO, NOOP #1 to
-  // #101 are free; from #102 on each still gets 250 but counts as an error;
-  // #121, the 20th such error, gets the 421 instead of its 250.
+  // smtpd_junk_command_limit = 100, checked against a live Postfix 3.7:
+  // NOOP #1 to #100 are free; from #101 on each still gets its 250 and then
+  // counts as an error; #120, the 20th error, is followed by the 421 at
+  // once (119 NOOPs and silence get nothing more).
   open();
   ehlo();
-  for (int i = 1; i <= 101; ++i) ASSERT_EQ(send("NOOP\r\n"), kOk) << i;
+  for (int i = 1; i <= 100; ++i) ASSERT_EQ(send("NOOP\r\n"), kOk) << i;
   EXPECT_EQ(s().errors(), 0u);
-  for (int i = 102; i <= 120; ++i) ASSERT_EQ(send("NOOP\r\n"), kOk) << i;
+  for (int i = 101; i <= 119; ++i) ASSERT_EQ(send("NOOP\r\n"), kOk) << i;
   EXPECT_EQ(s().errors(), 19u);
   EXPECT_FALSE(s().closing());
-  EXPECT_EQ(send("NOOP\r\n"), kTooManyErrors);
+  EXPECT_EQ(send("NOOP\r\n"), kOk + kTooManyErrors);
   EXPECT_TRUE(s().closing());
   EXPECT_EQ(s().end_reason(), EndReason::kTooManyErrors);
   EXPECT_EQ(send("NOOP\r\n"), "");
@@ -660,16 +661,41 @@ TEST_F(SessionTest, JunkCommandsAreNoopRsetVrfyEtrn) {
   l.junk_commands_per_session = 2;
   open(l);
   ehlo();
-  // limit + 1 junk commands are free, as 6c shows for the default.
-  EXPECT_EQ(send("NOOP\r\nRSET\r\nVRFY x\r\n"), kOk + kOk + "252 2.0.0 x\r\n");
+  // `limit` junk commands are free; each one after that is an error.
+  EXPECT_EQ(send("NOOP\r\nRSET\r\n"), kOk + kOk);
   EXPECT_EQ(s().errors(), 0u);
-  EXPECT_EQ(send("ETRN example.com\r\n"), "459 <example.com>: service unavailable\r\n");
+  EXPECT_EQ(send("VRFY x\r\n"), "252 2.0.0 x\r\n");
   EXPECT_EQ(s().errors(), 1u);
-  EXPECT_EQ(send("RSET\r\n"), kOk);
+  EXPECT_EQ(send("ETRN example.com\r\n"), "459 <example.com>: service unavailable\r\n");
   EXPECT_EQ(s().errors(), 2u);
+  EXPECT_EQ(send("RSET\r\n"), kOk);
+  EXPECT_EQ(s().errors(), 3u);
   // Mail commands and EHLO are not junk.
   EXPECT_EQ(send("EHLO x\r\n" + kMail + kRcpt), kEhlo + kMailOk + kRcptOk);
-  EXPECT_EQ(s().errors(), 2u);
+  EXPECT_EQ(s().errors(), 3u);
+}
+
+TEST_F(SessionTest, VrfyAndEtrnAsPostfixReadsThem) {
+  // Checked against a live Postfix 3.7.
+  open();
+  EXPECT_EQ(send("VRFY <a@b> SMTPUTF8\r\n"), "252 2.0.0 <a@b>\r\n");
+  EXPECT_EQ(send("VRFY <a@b\r\n"), "252 2.0.0 <a@b\r\n");
+  EXPECT_EQ(send("VRFY <>\r\n"), "501 5.1.3 Bad recipient address syntax\r\n");
+  EXPECT_EQ(send("VRFY a b\r\n"), "501 5.1.3 Bad recipient address syntax\r\n");
+  EXPECT_EQ(send("ETRN @example.com\r\n"), "459 <example.com>: service unavailable\r\n");
+  EXPECT_EQ(send("ETRN #example.com\r\n"), "459 <example.com>: service unavailable\r\n");
+  EXPECT_EQ(send("ETRN a b\r\n"), "500 Syntax: ETRN domain\r\n");
+}
+
+TEST_F(SessionTest, DsnParameterErrors) {
+  open();
+  EXPECT_EQ(send("MAIL FROM:<a@b> ENVID=\r\n"), "501 5.5.4 Bad ENVID parameter syntax\r\n");
+  EXPECT_EQ(send("MAIL FROM:<a@b> RET=FULL RET=FULL\r\n"), "501 5.5.4 Bad RET parameter syntax\r\n");
+  ASSERT_EQ(send(kMail), kMailOk);
+  EXPECT_EQ(send("RCPT TO:<a@b> NOTIFY=FOO\r\n"), "501 5.5.4 Error: Bad NOTIFY parameter syntax\r\n");
+  EXPECT_EQ(send("RCPT TO:<a@b> ORCPT=bad\r\n"), "501 5.5.4 Error: Bad ORCPT parameter syntax\r\n");
+  EXPECT_EQ(send("RCPT TO:<a@b> NOTIFY=SUCCESS ORCPT=rfc822;a@b\r\n"), kRcptOk);
+  EXPECT_EQ(s().errors(), 4u);
 }
 
 TEST_F(SessionTest, RecipientLimit) {

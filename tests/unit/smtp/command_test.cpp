@@ -253,16 +253,44 @@ INSTANTIATE_TEST_SUITE_P(
         ParamErrorCase{"FROM:<a@b> SIZE=18446744073709551616", PathStatus::kSizeOverflow,
                        "SIZE=18446744073709551616"},
         ParamErrorCase{"FROM:<a@b> RET=FOO", PathStatus::kBadRet, "RET=FOO"},                  // 4.19
-        ParamErrorCase{"FROM:<a@b> RET=", PathStatus::kBadRet, "RET="}));
+        ParamErrorCase{"FROM:<a@b> RET=", PathStatus::kBadRet, "RET="},
+        // Checked against a live Postfix 3.7: repeated or empty DSN fields.
+        ParamErrorCase{"FROM:<a@b> RET=FULL RET=HDRS", PathStatus::kBadRet, "RET=HDRS"},
+        ParamErrorCase{"FROM:<a@b> ENVID=", PathStatus::kBadEnvid, "ENVID="},
+        ParamErrorCase{"FROM:<a@b> ENVID=a ENVID=b", PathStatus::kBadEnvid, "ENVID=b"}));
+
+TEST(RcptArgsDsn, NotifyAndOrcptAreChecked) {
+  EXPECT_EQ(parse_rcpt_args("TO:<a@b> NOTIFY=NEVER").status, PathStatus::kOk);
+  EXPECT_EQ(parse_rcpt_args("TO:<a@b> NOTIFY=success,failure,DELAY").status, PathStatus::kOk);
+  EXPECT_EQ(parse_rcpt_args("TO:<a@b> ORCPT=rfc822;a@b").status, PathStatus::kOk);
+  for (const char* bad : {"TO:<a@b> NOTIFY=FOO", "TO:<a@b> NOTIFY=", "TO:<a@b> NOTIFY=NEVER,SUCCESS",
+                          "TO:<a@b> NOTIFY=SUCCESS,", "TO:<a@b> NOTIFY=NEVER NOTIFY=NEVER"})
+    EXPECT_EQ(parse_rcpt_args(bad).status, PathStatus::kBadNotify) << bad;
+  for (const char* bad : {"TO:<a@b> ORCPT=bad", "TO:<a@b> ORCPT=", "TO:<a@b> ORCPT=;a@b", "TO:<a@b> ORCPT=rfc822;"})
+    EXPECT_EQ(parse_rcpt_args(bad).status, PathStatus::kBadOrcpt) << bad;
+}
+
+TEST(Words, PostfixWhiteSpaceAndTrailingWord) {
+  EXPECT_EQ(count_words(" a\tb\r c\v\fd "), 4u);
+  EXPECT_EQ(count_words(""), 0u);
+  EXPECT_EQ(strip_trailing_word("<a@b> SMTPUTF8", "SMTPUTF8"), "<a@b>");
+  EXPECT_EQ(strip_trailing_word("<a@b> smtputf8 ", "SMTPUTF8"), "<a@b>");
+  EXPECT_EQ(strip_trailing_word("xSMTPUTF8", "SMTPUTF8"), "xSMTPUTF8");
+  EXPECT_EQ(strip_trailing_word("SMTPUTF8", "SMTPUTF8"), "");
+  EXPECT_EQ(parse_command("NOOP\r").verb, Verb::kNoop);
+  EXPECT_EQ(parse_command("\rNOOP").verb, Verb::kNoop);
+  EXPECT_EQ(parse_command("\r").verb, Verb::kEmpty);
+  EXPECT_EQ(parse_mail_args("FROM:<a@b>\r").status, PathStatus::kOk);
+}
 
 TEST(MailArgs, ParameterCountIsBounded) {
   std::string args = "FROM:<a@b>";
-  for (int i = 0; i < 16; ++i) args += " ENVID=x";
+  for (int i = 0; i < 16; ++i) args += " AUTH=<>";
   EXPECT_EQ(parse_mail_args(args).status, PathStatus::kOk);
-  args += " ENVID=x";  // the 17th
+  args += " AUTH=<>";  // the 17th
   const PathArgs p = parse_mail_args(args);
   EXPECT_NE(p.status, PathStatus::kOk);
-  EXPECT_EQ(p.bad_param, "ENVID=x");
+  EXPECT_EQ(p.bad_param, "AUTH=<>");
 }
 
 class RcptArgs : public ::testing::TestWithParam<PathCase> {};
