@@ -20,7 +20,7 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	@scripts/run-banner
-	exec $(BUILD)/bin/spamsink
+	@exec $(BUILD)/bin/spamsink
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
