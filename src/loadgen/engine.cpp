@@ -30,6 +30,7 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kScratch = 64 * 1024;
+constexpr std::size_t kSenderBuffer = 16 * 1024;  // replies land here
 constexpr auto kWatchdog = std::chrono::milliseconds{100};
 constexpr int kMaxConnectFailures = 20;  // in a row, per sender
 
@@ -251,6 +252,7 @@ class Events final : public ClientEvents {
 asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
   int failures_in_a_row = 0;
   Output out;
+  auto rbuf = std::make_unique<std::array<char, kSenderBuffer>>();
   std::unique_ptr<asio::steady_timer> pace;
   if (sh.o.rate > 0) pace = std::make_unique<asio::steady_timer>(w.ctx);
   std::uint64_t ticket = 0;
@@ -292,25 +294,24 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
     while (!cs.finished()) {
       watch.fired = false;
       watch.deadline = Clock::now() + secs(sh.o.timeout);
-      auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, kTuple);
-      if (wec) {
-        failed = watch.fired ? FailKind::kTimeout : FailKind::kReset;
-        break;
-      }
-      ssize_t n = ::recv(sock.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
-        failed = FailKind::kReset;
-        break;
-      }
-      if (n == 0) {
+      // A read into the sender's own buffer, not wait-then-read: Asio then
+      // reads when epoll reports data and, after a short read, queues the
+      // next read without an epoll_ctl or a speculative recv (a client may
+      // spend the memory a server saves).
+      auto [rec, got] = co_await sock.async_read_some(asio::buffer(*rbuf), kTuple);
+      if (rec == asio::error::eof) {
         cs.on_closed();
         if (cs.state() == ClientSession::State::kFailed) failed = FailKind::kClosed;
         break;
       }
+      if (rec) {
+        failed = watch.fired ? FailKind::kTimeout : FailKind::kReset;
+        break;
+      }
+      const auto n = got;
       w.stats.bytes_received += static_cast<std::uint64_t>(n);
       out.clear();
-      cs.on_bytes(std::string_view(w.scratch.data(), static_cast<std::size_t>(n)), out);
+      cs.on_bytes(std::string_view(rbuf->data(), n), out);
       if (cs.protocol_error()) {
         failed = FailKind::kProtocol;
         break;

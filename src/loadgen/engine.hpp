@@ -6,8 +6,11 @@
 //  - every wait has a limit: connecting and each reply get --timeout, a
 //    held connection gets --hold-time; a per-thread watchdog (one timer per
 //    thread, 100 ms) cancels the overdue ones, so no timer is armed per read;
-//  - reads are wait-then-read into a per-thread 64 KiB buffer; message
-//    bodies are sent from the shared template with sendmsg, never copied;
+//  - a sender reads replies into its own 16 KiB buffer with async_read_some
+//    (no epoll_ctl per reply; the server's wait-then-read trades that
+//    syscall for memory, a client need not); probes read into a per-thread
+//    64 KiB buffer; message bodies are sent from the shared template with
+//    sendmsg, never copied;
 //  - the run stops by itself: after -n messages, after -t seconds, or when
 //    connecting keeps failing (kMaxConnectFailures in a row per sender).
 #pragma once
