@@ -189,6 +189,29 @@ const std::vector<Key>& global_keys() {
                    c.user = v;
                    return {};
                  }});
+    k.push_back({"tarpit_interval", "DURATION", "tarpit: time between two drips of a reply (default 1s)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto d = core::parse_duration(v);
+                   if (!d || *d < core::Millis{10} || *d > core::Seconds{3600})
+                     return bad("tarpit_interval", v, "a duration from 10ms to 1h");
+                   c.tarpit.interval = *d;
+                   return {};
+                 }});
+    k.push_back({"tarpit_drip_bytes", "N", "tarpit: bytes of a reply sent per drip (default 1)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<std::uint32_t>(v, 65536);
+                   if (!n || *n < 1) return bad("tarpit_drip_bytes", v, "a whole number from 1 to 65536");
+                   c.tarpit.bytes_per_drip = *n;
+                   return {};
+                 }});
+    k.push_back({"tarpit_max_hold", "DURATION",
+                 "tarpit: how long a connection is held before 421 and close; its session lifetime (default 1h)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto d = core::parse_duration(v);
+                   if (!d || *d < core::Seconds{1}) return bad("tarpit_max_hold", v, "a duration of at least 1s");
+                   c.tarpit.max_hold = *d;
+                   return {};
+                 }});
     for (const auto& lk : limit_keys()) {
       LimitSetter s = lk.set;
       k.push_back({lk.name, lk.type, lk.help, [s](Config& c, std::string_view v) { return s(c.limits, v); }});
@@ -225,9 +248,12 @@ std::string where(const toml::node& n) {
 
 std::string make_listener(std::string_view mode, std::string_view address, const core::Limits& limits,
                           net::ListenerSpec& out) {
-  if (mode != "sink")
-    return "mode: bad value '" + std::string(mode) + "': sink (tarpit and relay are not built yet)";
-  out.mode = core::Mode::kSink;
+  if (mode == "sink")
+    out.mode = core::Mode::kSink;
+  else if (mode == "tarpit")
+    out.mode = core::Mode::kTarpit;
+  else
+    return "mode: bad value '" + std::string(mode) + "': sink or tarpit (relay is not built yet)";
   out.limits = limits;
   if (auto err = parse_listen_address(address, out); !err.empty()) return err;
   out.name = std::string(mode) + ":" + std::string(address);
@@ -338,6 +364,10 @@ ParseResult parse_config(int argc, const char* const* argv) {
   cli.add_option("--sink", sinks,
                  "sink listener ADDR:PORT, repeatable; replaces the default 127.0.0.1:2525 (port 0 = any)")
       ->type_name("ADDR:PORT");
+  std::vector<std::string> tarpits;
+  cli.add_option("--tarpit", tarpits,
+                 "tarpit listener ADDR:PORT, repeatable: holds clients, drips replies, never accepts a message")
+      ->type_name("ADDR:PORT");
   std::map<std::string, std::string> given;
   std::vector<std::pair<const Key*, CLI::Option*>> opts;
   for (const auto& k : global_keys()) {
@@ -385,10 +415,15 @@ ParseResult parse_config(int argc, const char* const* argv) {
   if (auto err = c.limits.validate(); !err.empty()) return fail(err);
 
   // Listeners: flags replace the file's, the file's replace the default.
-  if (!sinks.empty()) {
+  if (!sinks.empty() || !tarpits.empty()) {
     for (const auto& s : sinks) {
       net::ListenerSpec spec;
       if (auto err = make_listener("sink", s, c.limits, spec); !err.empty()) return fail("--sink: " + err);
+      c.listeners.push_back(spec);
+    }
+    for (const auto& s : tarpits) {
+      net::ListenerSpec spec;
+      if (auto err = make_listener("tarpit", s, c.limits, spec); !err.empty()) return fail("--tarpit: " + err);
       c.listeners.push_back(spec);
     }
   } else if (!file_listeners.empty()) {
@@ -406,6 +441,11 @@ ParseResult parse_config(int argc, const char* const* argv) {
     net::ListenerSpec spec;
     make_listener("sink", "127.0.0.1:2525", c.limits, spec);
     c.listeners.push_back(spec);
+  }
+  for (auto& l : c.listeners) {
+    if (l.mode != core::Mode::kTarpit) continue;
+    l.tarpit = c.tarpit;
+    l.limits.session_lifetime = c.tarpit.max_hold;  // in tarpit mode, max-hold is the lifetime
   }
   for (std::size_t i = 0; i < c.listeners.size(); ++i)
     for (std::size_t j = i + 1; j < c.listeners.size(); ++j)
@@ -439,6 +479,9 @@ std::string describe(const Config& c) {
   os << "log_format = \"" << (c.log_format == core::LogFormat::kJson ? "json" : "kv") << "\"\n";
   os << "log_target = \"" << c.log_target << "\"\n";
   os << "log_level = \"" << core::to_string(c.log_level) << "\"\n";
+  os << "tarpit_interval = \"" << core::format_duration(c.tarpit.interval) << "\"\n";
+  os << "tarpit_drip_bytes = " << c.tarpit.bytes_per_drip << "\n";
+  os << "tarpit_max_hold = \"" << core::format_duration(c.tarpit.max_hold) << "\"\n";
   if (!c.user.empty()) os << "user = \"" << c.user << "\"\n";
   for (const auto& l : c.listeners) {
     os << "\n[[listener]]\nmode = \"" << core::to_string(l.mode) << "\"\naddress = \""

@@ -24,6 +24,7 @@ namespace spamsink::app {
 struct Config {
   std::vector<net::ListenerSpec> listeners;
   core::Limits limits;  // global; listeners inherit and may override
+  net::TarpitSettings tarpit;  // every tarpit listener
   int threads = 0;      // 0 = one per core
   std::string hostname;  // "" = the system's
   bool hash_bodies = true;

@@ -54,6 +54,7 @@ void LogSink::session_closed(const core::SessionRecord& s) noexcept {
   l.peer("helo", s.helo, s.helo_truncated).peer("from", s.mail_from, s.mail_from_truncated).num("rcpts", s.recipients).num("messages", s.messages);
   l.num("bytes", s.message_bytes).num("bytes_in", s.bytes_in).num("bytes_out", s.bytes_out);
   l.num("errors", s.errors).num("duration_ms", static_cast<std::int64_t>(ms)).str("end", core::to_string(s.reason));
+  if (!s.phase.empty()) l.str("phase", s.phase);
   l.finish();
   if (buf_.size() >= kFlushBytes) tick();
 }

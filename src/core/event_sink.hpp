@@ -68,6 +68,7 @@ struct SessionRecord {
   std::uint64_t bytes_out = 0;
   std::uint64_t message_bytes = 0;  // accepted message bytes
   EndReason reason = EndReason::kPeerClosed;
+  std::string_view phase;  // tarpit: the SMTP phase it was in when it ended
 };
 
 class EventSink {

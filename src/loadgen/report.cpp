@@ -23,8 +23,9 @@ std::string latency_line(const char* name, const Histogram& h) {
 }
 
 std::string json_hist(const Histogram& h) {
-  return fmt("{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu,\"mean\":%.1f}",
-             static_cast<unsigned long long>(h.count()), static_cast<unsigned long long>(h.percentile(50)),
+  return fmt("{\"count\":%llu,\"min\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu,\"mean\":%.1f}",
+             static_cast<unsigned long long>(h.count()), static_cast<unsigned long long>(h.min()),
+             static_cast<unsigned long long>(h.percentile(50)),
              static_cast<unsigned long long>(h.percentile(90)), static_cast<unsigned long long>(h.percentile(99)),
              static_cast<unsigned long long>(h.max()), h.mean());
 }

@@ -2,9 +2,9 @@
 
 namespace spamsink::net {
 
-ConnLimits::Result ConnLimits::acquire(const core::IpAddress& ip) {
+ConnLimits::Result ConnLimits::acquire(const core::IpAddress& ip, bool per_ip) {
   const std::uint32_t max_total = max_total_.load(std::memory_order_relaxed);
-  const std::uint32_t max_ip = max_per_ip_.load(std::memory_order_relaxed);
+  const std::uint32_t max_ip = per_ip ? max_per_ip_.load(std::memory_order_relaxed) : 0;
   if (total_.fetch_add(1, std::memory_order_relaxed) >= max_total && max_total != 0) {
     total_.fetch_sub(1, std::memory_order_relaxed);
     return Result::kTotalFull;

@@ -28,7 +28,8 @@ class ConnLimits {
     std::uint32_t max = max_total_.load(std::memory_order_relaxed);
     return max != 0 && total_.load(std::memory_order_relaxed) >= max;
   }
-  Result acquire(const core::IpAddress& ip);
+  // `per_ip` false: only the total counts (the tarpit has no per-IP cap).
+  Result acquire(const core::IpAddress& ip, bool per_ip = true);
   // Returns true when the total was at its cap before (acceptors may wait).
   bool release(const core::IpAddress& ip);
   std::uint32_t total() const { return total_.load(std::memory_order_relaxed); }

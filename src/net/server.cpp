@@ -123,6 +123,7 @@ struct Worker {
   Conn* live = nullptr;
   std::uint32_t live_count = 0;
   std::deque<Parked> parked;  // accepted past the cap, waiting for a slot
+  std::unique_ptr<TarpitEngine> tarpit;  // created with the first tarpit listener
   std::uint64_t next_id = 0;
   int paused = 0;  // acceptors waiting on slot_timer
   bool draining = false;
@@ -283,8 +284,17 @@ asio::awaitable<void> wait_for_slot(Worker& w, core::Duration limit) {
 // it is admitted as soon as a slot frees. Each worker pauses right after
 // parking, so at most one client per worker is ever parked.
 void admit(Worker& w, Parked p) {
-  switch (w.shared.limits.acquire(p.peer.ip)) {
+  const session::SessionConfig& sc = w.config->sessions[p.listener];
+  const bool tarpit = sc.mode == core::Mode::kTarpit;
+  switch (w.shared.limits.acquire(p.peer.ip, !tarpit)) {
     case ConnLimits::Result::kOk: {
+      if (tarpit) {
+        // A held connection becomes a record: the socket object goes away.
+        const int fd = p.sock.release();
+        w.tarpit->adopt(fd, p.peer.ip, p.peer.port, sc.listener, sc.replies,
+                        w.config->runtime->listeners[p.listener].tarpit, core::SteadyClock::now());
+        return;
+      }
       const std::uint64_t id = (++w.next_id << 8) | static_cast<std::uint64_t>(w.index);
       asio::co_spawn(w.ctx, run_connection(w, std::move(p.sock), p.listener, p.peer, id, core::SteadyClock::now()),
                      asio::detached);
@@ -407,6 +417,16 @@ Server::~Server() {
 
 void Server::bind() {
   const auto& listeners = impl_->config->listeners;
+  for (const auto& l : listeners) {
+    if (l.mode != core::Mode::kTarpit) continue;
+    for (auto& wp : impl_->workers) {
+      Worker* w = wp.get();
+      w->tarpit = std::make_unique<TarpitEngine>(w->ctx, w->sink, [w](const core::IpAddress& ip) {
+        if (w->shared.limits.release(ip)) w->shared.wake_acceptors();
+      });
+    }
+    break;
+  }
   for (std::size_t li = 0; li < listeners.size(); ++li) {
     const ListenerSpec& spec = listeners[li];
     asio::error_code ec;
@@ -493,6 +513,7 @@ void Server::shutdown() {
       asio::error_code ignored;
       for (auto& acc : w->acceptors) acc->close(ignored);
       w->parked.clear();  // never greeted: closing them loses nothing
+      if (w->tarpit) w->tarpit->close_all();  // a tarpit has nothing to finish
       w->slot_timer.cancel();
       if (w->live_count == 0) return w->finish_drain();
       w->grace_timer.expires_after(w->config->runtime->shutdown_grace);

@@ -28,6 +28,7 @@
 #include "core/event_sink.hpp"
 #include "core/limits.hpp"
 #include "core/logger.hpp"
+#include "net/tarpit_engine.hpp"
 #include "smtp/replies.hpp"
 
 namespace spamsink::net {
@@ -39,6 +40,8 @@ struct ListenerSpec {
   std::uint16_t port = 0;
   // Per-listener overrides of the global limits (filled by config).
   core::Limits limits;
+  // Tarpit mode only.
+  TarpitSettings tarpit;
 };
 
 // Everything a session needs that a reload may change.

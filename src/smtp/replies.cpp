@@ -105,6 +105,9 @@ ReplyTable ReplyTable::postfix(std::string_view hostname, std::uint64_t size_lim
   set(ReplyId::kBdatSyntax, "521 5.5.4 Syntax: BDAT count [LAST]\r\n");
   set(ReplyId::kDataAfterBdat, "503 5.5.1 Error: DATA after BDAT\r\n");
   set(ReplyId::kRsetArgs, "501 5.5.4 Syntax: RSET\r\n");
+  // Postfix's own texts for a failed queue file write and disable_vrfy_command.
+  set(ReplyId::kTempFailData, "451 4.3.0 Error: queue file write error\r\n");
+  set(ReplyId::kVrfyDisabled, "502 5.5.1 VRFY command is disabled\r\n");
   return t;
 }
 

@@ -65,6 +65,8 @@ enum class ReplyId : std::uint8_t {
   kBdatSyntax,
   kDataAfterBdat,
   kRsetArgs,
+  kTempFailData,  // the tarpit's end of DATA: a temporary failure
+  kVrfyDisabled,
   kCount
 };
 

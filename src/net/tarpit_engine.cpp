@@ -1,0 +1,331 @@
+#include "net/tarpit_engine.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <cerrno>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "session/tarpit.hpp"
+
+namespace spamsink::net {
+
+namespace {
+
+constexpr std::size_t kReadBytes = 4096;
+constexpr int kEventsPerWait = 256;
+
+std::string_view phase_name(session::TarpitConversation::Phase p) {
+  using P = session::TarpitConversation::Phase;
+  switch (p) {
+    case P::kGreeting: return "greeting";
+    case P::kHelo: return "helo";
+    case P::kMail: return "mail";
+    case P::kRcpt: return "rcpt";
+    case P::kData: return "data";
+    case P::kDataEnd: return "data_end";
+    case P::kQuit: return "quit";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+struct TarpitEngine::Impl {
+  struct Record {
+    int fd = -1;
+    std::uint32_t gen = 0;
+    core::TimePoint start{};
+    session::TarpitConversation conv;
+    core::IpAddress ip;
+    std::uint16_t port = 0;
+    std::uint16_t profile = 0;
+    std::uint32_t bytes_in = 0;
+    std::uint32_t bytes_out = 0;
+    bool in_drip = false;
+  };
+  struct Entry {
+    std::uint32_t index;
+    std::uint32_t gen;
+    core::TimePoint due;
+  };
+  struct Fifo {
+    core::Duration delay;
+    std::deque<Entry> q;
+  };
+  struct Profile {
+    std::string listener;
+    const smtp::ReplyTable* replies;
+    TarpitSettings settings;
+    std::size_t drip;  // FIFO indices
+    std::size_t hold;
+  };
+
+  asio::io_context& ctx;
+  core::EventSink* sink;
+  OnClose on_close;
+  int epfd = -1;
+  asio::posix::stream_descriptor watch;
+  asio::steady_timer timer;
+  core::TimePoint armed = core::TimePoint::max();
+  std::vector<Record> records;
+  std::vector<std::uint32_t> free_slots;
+  std::vector<Fifo> fifos;
+  std::vector<Profile> profiles;
+  std::array<char, kReadBytes> buf;
+  std::size_t held = 0;
+  bool watching = false;
+  bool stopped = false;
+
+  Impl(asio::io_context& c, core::EventSink* s, OnClose oc)
+      : ctx(c), sink(s), on_close(std::move(oc)), watch(c), timer(c) {
+    epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd >= 0) watch.assign(epfd);  // the descriptor now owns epfd
+  }
+
+  std::size_t fifo_for(core::Duration d) {
+    for (std::size_t i = 0; i < fifos.size(); ++i)
+      if (fifos[i].delay == d) return i;
+    fifos.push_back(Fifo{d, {}});
+    return fifos.size() - 1;
+  }
+
+  std::uint16_t profile_for(std::string_view listener, const smtp::ReplyTable* replies, const TarpitSettings& s) {
+    for (std::size_t i = 0; i < profiles.size(); ++i) {
+      const Profile& p = profiles[i];
+      if (p.listener == listener && p.replies == replies && p.settings.interval == s.interval &&
+          p.settings.bytes_per_drip == s.bytes_per_drip && p.settings.max_hold == s.max_hold)
+        return static_cast<std::uint16_t>(i);
+    }
+    profiles.push_back(Profile{std::string(listener), replies, s, fifo_for(s.interval), fifo_for(s.max_hold)});
+    return static_cast<std::uint16_t>(profiles.size() - 1);
+  }
+
+  void schedule(std::size_t fifo, std::uint32_t index, core::TimePoint now) {
+    Fifo& f = fifos[fifo];
+    const core::TimePoint due = now + f.delay;
+    f.q.push_back(Entry{index, records[index].gen, due});
+    if (due < armed) arm(due);
+  }
+
+  void arm(core::TimePoint due) {
+    armed = due;
+    timer.expires_at(due);
+    timer.async_wait([this](const asio::error_code& ec) {
+      if (ec || stopped) return;
+      armed = core::TimePoint::max();
+      on_timer();
+    });
+  }
+
+  void rearm() {
+    core::TimePoint next = core::TimePoint::max();
+    for (const Fifo& f : fifos)
+      if (!f.q.empty() && f.q.front().due < next) next = f.q.front().due;
+    if (next != core::TimePoint::max() && next != armed) arm(next);
+  }
+
+  void watch_events() {
+    if (watching || stopped || epfd < 0) return;
+    watching = true;
+    watch.async_wait(asio::posix::descriptor_base::wait_read, [this](const asio::error_code& ec) {
+      watching = false;
+      if (ec || stopped) return;
+      on_events();
+      watch_events();
+    });
+  }
+
+  void on_events() {
+    epoll_event evs[kEventsPerWait];
+    for (;;) {
+      const int n = ::epoll_wait(epfd, evs, kEventsPerWait, 0);
+      if (n <= 0) return;
+      const core::TimePoint now = core::SteadyClock::now();
+      for (int i = 0; i < n; ++i) {
+        const auto index = static_cast<std::uint32_t>(evs[i].data.u64);
+        const auto gen = static_cast<std::uint32_t>(evs[i].data.u64 >> 32);
+        if (index >= records.size() || records[index].fd < 0 || records[index].gen != gen) continue;
+        on_readable(index, evs[i].events, now);
+      }
+      if (n < kEventsPerWait) return;
+    }
+  }
+
+  void on_readable(std::uint32_t index, std::uint32_t events, core::TimePoint now) {
+    Record& r = records[index];
+    for (;;) {
+      const ssize_t n = ::recv(r.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        r.bytes_in += static_cast<std::uint32_t>(n);
+        r.conv.on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        if (static_cast<std::size_t>(n) < buf.size()) break;
+        continue;
+      }
+      if (n == 0) return close(index, core::EndReason::kPeerClosed, now, {});
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return close(index, core::EndReason::kReset, now, {});
+    }
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0) return close(index, core::EndReason::kReset, now, {});
+    if (r.conv.has_output() && !r.in_drip) {
+      r.in_drip = true;
+      schedule(profiles[r.profile].drip, index, now);
+    }
+  }
+
+  // Sends the next drip of a record; false when it was closed.
+  bool drip(std::uint32_t index, core::TimePoint now) {
+    Record& r = records[index];
+    const Profile& p = profiles[r.profile];
+    const std::string_view out = r.conv.peek_output(*p.replies, p.settings.bytes_per_drip);
+    if (out.empty()) {
+      r.in_drip = false;
+      return true;
+    }
+    const ssize_t n = ::send(r.fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      r.bytes_out += static_cast<std::uint32_t>(n);
+      r.conv.consumed(*p.replies, static_cast<std::size_t>(n));
+      if (r.conv.done()) {
+        close(index, core::EndReason::kQuit, now, {});
+        return false;
+      }
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      close(index, core::EndReason::kReset, now, {});
+      return false;
+    }
+    // A full send buffer (the bot does not read) just waits for the next drip.
+    if (r.conv.has_output()) {
+      schedule(p.drip, index, now);
+    } else {
+      r.in_drip = false;
+    }
+    return true;
+  }
+
+  void on_timer() {
+    const core::TimePoint now = core::SteadyClock::now();
+    for (std::size_t fi = 0; fi < fifos.size(); ++fi) {
+      // Only entries present now: drip() appends to the same FIFO.
+      for (std::size_t budget = fifos[fi].q.size(); budget > 0 && !fifos[fi].q.empty(); --budget) {
+        const Entry e = fifos[fi].q.front();
+        if (e.due > now) break;
+        fifos[fi].q.pop_front();
+        if (e.index >= records.size() || records[e.index].fd < 0 || records[e.index].gen != e.gen) continue;
+        const Profile& p = profiles[records[e.index].profile];
+        if (fi == p.hold && fi != p.drip) {
+          close(e.index, core::EndReason::kLifetime, now, p.replies->get(smtp::ReplyId::kLifetime));
+        } else if (fi == p.hold && fi == p.drip && now - records[e.index].start >= p.settings.max_hold) {
+          close(e.index, core::EndReason::kLifetime, now, p.replies->get(smtp::ReplyId::kLifetime));
+        } else {
+          drip(e.index, now);
+        }
+      }
+    }
+    rearm();
+  }
+
+  void close(std::uint32_t index, core::EndReason reason, core::TimePoint now, std::string_view last_words) {
+    Record& r = records[index];
+    if (!last_words.empty()) {
+      const ssize_t n = ::send(r.fd, last_words.data(), last_words.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) r.bytes_out += static_cast<std::uint32_t>(n);
+    }
+    ::close(r.fd);  // also leaves the epoll set
+    if (sink != nullptr) {
+      core::SessionRecord s;
+      s.session_id = (static_cast<std::uint64_t>(r.gen) << 32) | index;
+      s.mode = core::Mode::kTarpit;
+      s.listener = profiles[r.profile].listener;
+      s.ip = r.ip;
+      s.port = r.port;
+      s.start = r.start;
+      s.end = now;
+      s.bytes_in = r.bytes_in;
+      s.bytes_out = r.bytes_out;
+      s.reason = reason;
+      s.phase = phase_name(r.conv.phase());
+      sink->session_closed(s);
+    }
+    const core::IpAddress ip = r.ip;
+    r.fd = -1;
+    r.in_drip = false;
+    ++r.gen;
+    free_slots.push_back(index);
+    --held;
+    if (on_close) on_close(ip);
+  }
+};
+
+TarpitEngine::TarpitEngine(asio::io_context& ctx, core::EventSink* sink, OnClose on_close)
+    : impl_(std::make_unique<Impl>(ctx, sink, std::move(on_close))) {}
+
+TarpitEngine::~TarpitEngine() {
+  for (auto& r : impl_->records)
+    if (r.fd >= 0) ::close(r.fd);
+}
+
+void TarpitEngine::adopt(int fd, const core::IpAddress& ip, std::uint16_t port, std::string_view listener,
+                         const smtp::ReplyTable* replies, const TarpitSettings& settings, core::TimePoint now) {
+  Impl& e = *impl_;
+  if (e.stopped || e.epfd < 0) {
+    ::close(fd);
+    if (e.on_close) e.on_close(ip);
+    return;
+  }
+  std::uint32_t index;
+  if (!e.free_slots.empty()) {
+    index = e.free_slots.back();
+    e.free_slots.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(e.records.size());
+    e.records.emplace_back();
+  }
+  Impl::Record& r = e.records[index];
+  const std::uint32_t gen = r.gen;
+  r = Impl::Record{};
+  r.gen = gen;
+  r.fd = fd;
+  r.start = now;
+  r.ip = ip;
+  r.port = port;
+  r.profile = e.profile_for(listener, replies, settings);
+  ++e.held;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = (static_cast<std::uint64_t>(gen) << 32) | index;
+  if (::epoll_ctl(e.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    e.close(index, core::EndReason::kReset, now, {});
+    return;
+  }
+  e.watch_events();
+  const Impl::Profile& p = e.profiles[r.profile];
+  e.schedule(p.hold, index, now);
+  // The first drip goes out at once; the rest every interval.
+  r.in_drip = true;
+  e.drip(index, now);
+}
+
+void TarpitEngine::close_all() {
+  Impl& e = *impl_;
+  const core::TimePoint now = core::SteadyClock::now();
+  for (std::uint32_t i = 0; i < e.records.size(); ++i)
+    if (e.records[i].fd >= 0)
+      e.close(i, core::EndReason::kShutdown, now, e.profiles[e.records[i].profile].replies->get(smtp::ReplyId::kShutdown));
+  e.stopped = true;
+  e.timer.cancel();
+  asio::error_code ignored;
+  e.watch.cancel(ignored);
+}
+
+std::size_t TarpitEngine::held() const { return impl_->held; }
+
+}  // namespace spamsink::net

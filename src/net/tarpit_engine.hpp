@@ -1,0 +1,66 @@
+// net/tarpit_engine: held connections as records, dripped from FIFOs.
+//
+// Purpose: tarpit mode (DESIGN.md §1, §4). A held connection is a ~80-byte
+// record in a per-worker slab: its file descriptor, a TarpitConversation,
+// its peer and counters. No coroutine, no socket object, no buffer: the
+// descriptors sit in the engine's own epoll set (edge-triggered), which
+// the worker's io_context watches as one descriptor, and the drip runs
+// from FIFOs with one timer per engine.
+// Invariants:
+//  - one FIFO per distinct interval (endlessh's trick): every entry of a
+//    FIFO was appended with the same delay, so appending keeps it sorted
+//    and the due entries are always at its front (O(1) per record);
+//    closed records leave stale entries, skipped by generation number;
+//  - every record is in the hold FIFO (max-hold) and, while it has output
+//    due, in its listener's drip FIFO, at most once;
+//  - runs only on its worker's thread.
+// Limits: a record per held connection; a FIFO entry is 16 bytes; input
+// is read into one 4 KiB engine buffer and never kept.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "core/address.hpp"
+#include "core/clock.hpp"
+#include "core/event_sink.hpp"
+#include "smtp/replies.hpp"
+
+namespace asio {
+class io_context;
+}
+
+namespace spamsink::net {
+
+struct TarpitSettings {
+  core::Duration interval = core::Seconds{1};  // one drip every interval
+  std::uint32_t bytes_per_drip = 1;
+  core::Duration max_hold = core::Seconds{3600};  // then 421 and close
+};
+
+class TarpitEngine {
+ public:
+  // Called when a held connection closes (to release the connection caps).
+  using OnClose = std::function<void(const core::IpAddress&)>;
+
+  TarpitEngine(asio::io_context& ctx, core::EventSink* sink, OnClose on_close);
+  ~TarpitEngine();
+  TarpitEngine(const TarpitEngine&) = delete;
+  TarpitEngine& operator=(const TarpitEngine&) = delete;
+
+  // Takes over `fd` (a connected, accepted socket). `replies`, `listener`
+  // and `settings` must outlive the record (they live in the config).
+  void adopt(int fd, const core::IpAddress& ip, std::uint16_t port, std::string_view listener,
+             const smtp::ReplyTable* replies, const TarpitSettings& settings, core::TimePoint now);
+  // Ends every held connection with a 421 (server shutdown).
+  void close_all();
+  std::size_t held() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spamsink::net

