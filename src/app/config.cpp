@@ -189,6 +189,17 @@ const std::vector<Key>& global_keys() {
                    c.user = v;
                    return {};
                  }});
+    k.push_back({"tarpit_strategy", "KIND",
+                 "tarpit: drip (replies a few bytes per interval), banner (an endless 220- greeting) or stall "
+                 "(greet, then never read) (default drip)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   using S = net::TarpitSettings::Strategy;
+                   if (v == "drip") c.tarpit.strategy = S::kDrip;
+                   else if (v == "banner") c.tarpit.strategy = S::kBanner;
+                   else if (v == "stall") c.tarpit.strategy = S::kStall;
+                   else return bad("tarpit_strategy", v, "drip, banner or stall");
+                   return {};
+                 }});
     k.push_back({"tarpit_interval", "DURATION", "tarpit: time between two drips of a reply (default 1s)",
                  [](Config& c, std::string_view v) -> std::string {
                    auto d = core::parse_duration(v);
@@ -479,6 +490,8 @@ std::string describe(const Config& c) {
   os << "log_format = \"" << (c.log_format == core::LogFormat::kJson ? "json" : "kv") << "\"\n";
   os << "log_target = \"" << c.log_target << "\"\n";
   os << "log_level = \"" << core::to_string(c.log_level) << "\"\n";
+  static constexpr const char* kStrategy[] = {"drip", "banner", "stall"};
+  os << "tarpit_strategy = \"" << kStrategy[static_cast<int>(c.tarpit.strategy)] << "\"\n";
   os << "tarpit_interval = \"" << core::format_duration(c.tarpit.interval) << "\"\n";
   os << "tarpit_drip_bytes = " << c.tarpit.bytes_per_drip << "\n";
   os << "tarpit_max_hold = \"" << core::format_duration(c.tarpit.max_hold) << "\"\n";

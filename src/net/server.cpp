@@ -454,6 +454,12 @@ void Server::bind() {
       acc->set_option(ReusePort(true), ec);
       if (ec) fail("cannot set SO_REUSEPORT on", ec);
       if (addr.is_v6()) acc->set_option(asio::ip::v6_only(v6only), ec);
+      if (spec.mode == core::Mode::kTarpit && spec.tarpit.strategy == TarpitSettings::Strategy::kStall) {
+        // Before listen(): accepted sockets inherit it, and only then is the
+        // window the bot is offered small from the start (DESIGN.md §6).
+        acc->set_option(asio::socket_base::receive_buffer_size(1), ec);
+        if (ec) fail("cannot set SO_RCVBUF on", ec);
+      }
       acc->bind(ep, ec);
       if (ec) fail("cannot bind", ec);
       acc->listen(asio::socket_base::max_listen_connections, ec);

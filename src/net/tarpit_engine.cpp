@@ -9,6 +9,7 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <cerrno>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <vector>
@@ -83,6 +84,25 @@ struct TarpitEngine::Impl {
   std::size_t held = 0;
   bool watching = false;
   bool stopped = false;
+  std::uint64_t rng = 0x9E3779B97F4A7C15ull;  // banner text only: not security
+  std::array<char, 80> line;
+
+  // A "220-" continuation line of random printable text, 8 to 40 bytes long.
+  std::string_view banner_line() {
+    auto next = [&] {
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      return rng;
+    };
+    std::size_t n = 4;
+    std::memcpy(line.data(), "220-", 4);
+    const std::size_t len = 8 + next() % 33;
+    for (std::size_t i = 0; i < len; ++i) line[n++] = static_cast<char>(' ' + 1 + next() % 94);
+    line[n++] = '\r';
+    line[n++] = '\n';
+    return {line.data(), n};
+  }
 
   Impl(asio::io_context& c, core::EventSink* s, OnClose oc)
       : ctx(c), sink(s), on_close(std::move(oc)), watch(c), timer(c) {
@@ -100,7 +120,8 @@ struct TarpitEngine::Impl {
   std::uint16_t profile_for(std::string_view listener, const smtp::ReplyTable* replies, const TarpitSettings& s) {
     for (std::size_t i = 0; i < profiles.size(); ++i) {
       const Profile& p = profiles[i];
-      if (p.listener == listener && p.replies == replies && p.settings.interval == s.interval &&
+      if (p.listener == listener && p.replies == replies && p.settings.strategy == s.strategy &&
+          p.settings.interval == s.interval &&
           p.settings.bytes_per_drip == s.bytes_per_drip && p.settings.max_hold == s.max_hold)
         return static_cast<std::uint16_t>(i);
     }
@@ -161,11 +182,18 @@ struct TarpitEngine::Impl {
 
   void on_readable(std::uint32_t index, std::uint32_t events, core::TimePoint now) {
     Record& r = records[index];
+    if (profiles[r.profile].settings.strategy == TarpitSettings::Strategy::kStall) {
+      // Never read: only the hang-up is watched (registered for EPOLLRDHUP).
+      if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) close(index, core::EndReason::kPeerClosed, now, {});
+      return;
+    }
     for (;;) {
       const ssize_t n = ::recv(r.fd, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n > 0) {
         r.bytes_in += static_cast<std::uint32_t>(n);
-        r.conv.on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        // A banner never finishes the greeting, so commands get no reply.
+        if (profiles[r.profile].settings.strategy != TarpitSettings::Strategy::kBanner)
+          r.conv.on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
         if (static_cast<std::size_t>(n) < buf.size()) break;
         continue;
       }
@@ -185,7 +213,22 @@ struct TarpitEngine::Impl {
   bool drip(std::uint32_t index, core::TimePoint now) {
     Record& r = records[index];
     const Profile& p = profiles[r.profile];
-    const std::string_view out = r.conv.peek_output(*p.replies, p.settings.bytes_per_drip);
+    if (p.settings.strategy == TarpitSettings::Strategy::kBanner) {
+      // The greeting never ends: one whole continuation line per interval.
+      const std::string_view l = banner_line();
+      const ssize_t n = ::send(r.fd, l.data(), l.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) r.bytes_out += static_cast<std::uint32_t>(n);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        close(index, core::EndReason::kReset, now, {});
+        return false;
+      }
+      schedule(p.drip, index, now);
+      return true;
+    }
+    const std::size_t budget = p.settings.strategy == TarpitSettings::Strategy::kStall
+                                   ? std::size_t{1} << 16  // the greeting at once
+                                   : p.settings.bytes_per_drip;
+    const std::string_view out = r.conv.peek_output(*p.replies, budget);
     if (out.empty()) {
       r.in_drip = false;
       return true;
@@ -299,8 +342,11 @@ void TarpitEngine::adopt(int fd, const core::IpAddress& ip, std::uint16_t port, 
   r.port = port;
   r.profile = e.profile_for(listener, replies, settings);
   ++e.held;
+  const Impl::Profile& prof = e.profiles[r.profile];
+  const bool stall = prof.settings.strategy == TarpitSettings::Strategy::kStall;
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  // A stalled client is never read: only its hang-up is watched.
+  ev.events = (stall ? 0u : static_cast<std::uint32_t>(EPOLLIN)) | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = (static_cast<std::uint64_t>(gen) << 32) | index;
   if (::epoll_ctl(e.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     e.close(index, core::EndReason::kReset, now, {});

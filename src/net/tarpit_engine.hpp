@@ -35,6 +35,12 @@ class io_context;
 namespace spamsink::net {
 
 struct TarpitSettings {
+  // drip: every reply goes out bytes_per_drip bytes per interval.
+  // banner: an endless greeting, one random "220-" line per interval.
+  // stall: the greeting at once, then nothing is ever read again, so the
+  //        bot's data sits in a full receive window.
+  enum class Strategy : std::uint8_t { kDrip, kBanner, kStall };
+  Strategy strategy = Strategy::kDrip;
   core::Duration interval = core::Seconds{1};  // one drip every interval
   std::uint32_t bytes_per_drip = 1;
   core::Duration max_hold = core::Seconds{3600};  // then 421 and close

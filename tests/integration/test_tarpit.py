@@ -105,6 +105,44 @@ class TarpitTest(unittest.TestCase):
         self.assertEqual(r["hold"]["greeting_us"]["count"], 0)
         d.wait_totals(self, sessions=200, open=0)
 
+    def test_banner_strategy_never_finishes_the_greeting(self):
+        d = start_tarpit(self, "--tarpit-strategy", "banner", interval="20ms")
+        with socket.create_connection(d.addr, timeout=10) as s:
+            buf, _ = read_until(s, 10, 10 * SLOW)
+            s.sendall(b"EHLO bot.example\r\n")  # read, never answered
+            more, _ = read_until(s, 5, 10 * SLOW)
+        lines = (buf + more).split(b"\r\n")[:-1]
+        self.assertGreaterEqual(len(lines), 15)
+        for line in lines:
+            self.assertTrue(line.startswith(b"220-"), line)
+            self.assertTrue(8 <= len(line) - 4 <= 40, line)
+            self.assertTrue(all(0x21 <= b <= 0x7e for b in line[4:]), line)
+        self.assertGreater(len(set(lines)), 10)  # random, not one line repeated
+
+    def test_stall_strategy_greets_then_never_reads(self):
+        d = start_tarpit(self, "--tarpit-strategy", "stall", interval="20ms", max_hold="3s")
+        with socket.create_connection(d.addr, timeout=10) as s:
+            buf, _ = read_until(s, 1, 5 * SLOW)
+            self.assertEqual(buf, GREETING)  # at once, whole
+            # The server reads nothing: what we send fills its small receive
+            # buffer and then ours, so a non-blocking send stops early.
+            s.setblocking(False)
+            sent = 0
+            chunk = b"EHLO bot.example\r\n" * 512
+            for _ in range(400):
+                try:
+                    sent += s.send(chunk)
+                except BlockingIOError:
+                    break
+            self.assertLess(sent, 400 * len(chunk))
+            s.setblocking(True)
+            # No reply to any of it; the hold ends with the 421.
+            rest, _ = read_until(s, 1, 10 * SLOW)
+            port = s.getsockname()[1]
+        self.assertEqual(rest, b"421 4.4.2 %s Error: timeout exceeded\r\n" % HOSTNAME.encode())
+        rec = d.session_by_port(port)
+        self.assertEqual((rec["end"], rec["bytes_in"]), ("lifetime", "0"))
+
     def test_shutdown_closes_held_connections_with_421(self):
         d = start_tarpit(self, interval="1s", drip="1")
         s = socket.create_connection(d.addr, timeout=10)
