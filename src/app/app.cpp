@@ -131,11 +131,13 @@ int run(int argc, const char* const* argv) {
       t.bytes += w.bytes;
       t.refused_messages += w.refused_messages;
       t.refused_connections += w.refused_connections;
+      t.early_talkers += w.early_talkers;
     }
     core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
       l.str("event", event).num("sessions", t.sessions).num("messages", t.messages).num("recipients", t.recipients);
       l.num("bytes", t.bytes).num("refused_messages", t.refused_messages);
-      l.num("refused_connections", t.refused_connections).num("open", std::uint64_t{server.open_connections()});
+      l.num("refused_connections", t.refused_connections).num("early_talkers", t.early_talkers);
+      l.num("open", std::uint64_t{server.open_connections()});
     });
   };
 

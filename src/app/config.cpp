@@ -11,6 +11,7 @@
 #include <thread>
 #include <toml++/toml.h>
 
+#include "core/cidr.hpp"
 #include "core/units.hpp"
 #include "smtp/replies.hpp"
 
@@ -122,6 +123,8 @@ const std::vector<LimitKey>& limit_keys() {
   return keys;
 }
 
+std::optional<core::Cidr> parse_cidr(const std::string& text);
+
 const std::vector<Key>& global_keys() {
   static const std::vector<Key> keys = [] {
     std::vector<Key> k;
@@ -189,6 +192,58 @@ const std::vector<Key>& global_keys() {
                    c.user = v;
                    return {};
                  }});
+    k.push_back({"greet_delay", "DURATION",
+                 "tarpit: wait this long before greeting; a client that talks first is an early talker (default 5s)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto d = core::parse_duration(v);
+                   if (!d || *d > core::Seconds{600}) return bad("greet_delay", v, "a duration from 0 to 10m");
+                   c.tarpit.greet_delay = *d;
+                   return {};
+                 }});
+    k.push_back({"greet_teaser", "yes|no", "tarpit: send a \"220-\" line at once, the greeting after greet_delay (default no)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "yes" || v == "true") c.tarpit.teaser = true;
+                   else if (v == "no" || v == "false") c.tarpit.teaser = false;
+                   else return bad("greet_teaser", v, "yes or no");
+                   return {};
+                 }});
+    k.push_back({"early_talker", "ACTION",
+                 "tarpit: what an early talker gets: ignore (recorded only), reject (521/421 and close) or defer "
+                 "(450/550 to every MAIL and RCPT) (default ignore)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   using A = net::TarpitSettings::EarlyAction;
+                   if (v == "ignore") c.tarpit.early_action = A::kIgnore;
+                   else if (v == "reject") c.tarpit.early_action = A::kReject;
+                   else if (v == "defer") c.tarpit.early_action = A::kDefer;
+                   else return bad("early_talker", v, "ignore, reject or defer");
+                   return {};
+                 }});
+    k.push_back({"early_talker_reject_type", "temp|perm",
+                 "tarpit: reject/defer with 421/450 (temp) or 521/550 (perm) (default perm)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "perm") c.tarpit.early_permanent = true;
+                   else if (v == "temp") c.tarpit.early_permanent = false;
+                   else return bad("early_talker_reject_type", v, "temp or perm");
+                   return {};
+                 }});
+    k.push_back({"early_talker_allow", "CIDRS",
+                 "tarpit: comma-separated address blocks never treated as early talkers, e.g. 192.0.2.0/24,2001:db8::/32",
+                 [](Config& c, std::string_view v) -> std::string {
+                   std::vector<core::Cidr> list;
+                   while (!v.empty()) {
+                     const auto comma = v.find(',');
+                     std::string item(v.substr(0, comma));
+                     v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+                     while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+                     while (!item.empty() && item.back() == ' ') item.pop_back();
+                     if (item.empty()) continue;
+                     auto cidr = parse_cidr(item);
+                     if (!cidr) return bad("early_talker_allow", item, "ADDR/BITS, e.g. 192.0.2.0/24 or 2001:db8::/32");
+                     list.push_back(*cidr);
+                   }
+                   c.tarpit.early_allow = std::move(list);
+                   return {};
+                 }});
     k.push_back({"tarpit_strategy", "KIND",
                  "tarpit: drip (replies a few bytes per interval), banner (an endless 220- greeting) or stall "
                  "(greet, then never read) (default drip)",
@@ -230,6 +285,23 @@ const std::vector<Key>& global_keys() {
     return k;
   }();
   return keys;
+}
+
+std::optional<core::Cidr> parse_cidr(const std::string& text) {
+  const auto slash = text.find('/');
+  asio::error_code ec;
+  const auto addr = asio::ip::make_address(text.substr(0, slash), ec);
+  if (ec) return std::nullopt;
+  const unsigned max = addr.is_v4() ? 32 : 128;
+  unsigned bits = max;
+  if (slash != std::string::npos) {
+    auto n = parse_uint<unsigned>(std::string_view(text).substr(slash + 1), max);
+    if (!n) return std::nullopt;
+    bits = *n;
+  }
+  core::IpAddress ip = addr.is_v4() ? core::IpAddress::from_v4(addr.to_v4().to_uint())
+                                     : core::IpAddress::from_v6(addr.to_v6().to_bytes());
+  return core::Cidr::make(ip, static_cast<std::uint8_t>(addr.is_v4() ? 96 + bits : bits));
 }
 
 const Key* find_global(std::string_view name) {
@@ -495,6 +567,17 @@ std::string describe(const Config& c) {
   os << "tarpit_interval = \"" << core::format_duration(c.tarpit.interval) << "\"\n";
   os << "tarpit_drip_bytes = " << c.tarpit.bytes_per_drip << "\n";
   os << "tarpit_max_hold = \"" << core::format_duration(c.tarpit.max_hold) << "\"\n";
+  os << "greet_delay = \"" << core::format_duration(c.tarpit.greet_delay) << "\"\n";
+  os << "greet_teaser = \"" << (c.tarpit.teaser ? "yes" : "no") << "\"\n";
+  static constexpr const char* kEarly[] = {"ignore", "reject", "defer"};
+  os << "early_talker = \"" << kEarly[static_cast<int>(c.tarpit.early_action)] << "\"\n";
+  os << "early_talker_reject_type = \"" << (c.tarpit.early_permanent ? "perm" : "temp") << "\"\n";
+  os << "early_talker_allow = \"";
+  for (std::size_t i = 0; i < c.tarpit.early_allow.size(); ++i) {
+    const auto& a = c.tarpit.early_allow[i];
+    os << (i ? "," : "") << a.net.to_string() << "/" << (a.net.is_v4() ? a.prefix - 96 : a.prefix);
+  }
+  os << "\"\n";
   if (!c.user.empty()) os << "user = \"" << c.user << "\"\n";
   for (const auto& l : c.listeners) {
     os << "\n[[listener]]\nmode = \"" << core::to_string(l.mode) << "\"\naddress = \""

@@ -43,6 +43,7 @@ void LogSink::message(const core::MessageRecord& m) noexcept {
 void LogSink::session_closed(const core::SessionRecord& s) noexcept {
   bump(sessions_, 1);
   if (s.reason == core::EndReason::kTooManyConns) bump(refused_connections_, 1);
+  if (s.early_talker) bump(early_talkers_, 1);
   if (!logger_.enabled(core::Level::kInfo)) return;
   char ip[64];
   const std::size_t iplen = s.ip.format(ip);
@@ -55,6 +56,7 @@ void LogSink::session_closed(const core::SessionRecord& s) noexcept {
   l.num("bytes", s.message_bytes).num("bytes_in", s.bytes_in).num("bytes_out", s.bytes_out);
   l.num("errors", s.errors).num("duration_ms", static_cast<std::int64_t>(ms)).str("end", core::to_string(s.reason));
   if (!s.phase.empty()) l.str("phase", s.phase);
+  if (s.early_talker) l.boolean("early_talker", true).peer("early_bytes", s.early_bytes);
   l.finish();
   if (buf_.size() >= kFlushBytes) tick();
 }
@@ -73,6 +75,7 @@ Totals LogSink::totals() const {
   t.bytes = bytes_.load(std::memory_order_relaxed);
   t.refused_messages = refused_messages_.load(std::memory_order_relaxed);
   t.refused_connections = refused_connections_.load(std::memory_order_relaxed);
+  t.early_talkers = early_talkers_.load(std::memory_order_relaxed);
   return t;
 }
 

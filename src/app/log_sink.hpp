@@ -24,6 +24,7 @@ struct Totals {
   std::uint64_t bytes = 0;
   std::uint64_t refused_messages = 0;
   std::uint64_t refused_connections = 0;
+  std::uint64_t early_talkers = 0;
 };
 
 class LogSink final : public core::EventSink {
@@ -42,7 +43,7 @@ class LogSink final : public core::EventSink {
   core::Logger& logger_;
   std::string buf_;
   std::atomic<std::uint64_t> sessions_{0}, messages_{0}, recipients_{0}, bytes_{0}, refused_messages_{0},
-      refused_connections_{0};
+      refused_connections_{0}, early_talkers_{0};
 };
 
 }  // namespace spamsink::app

@@ -24,6 +24,7 @@ std::string_view to_string(EndReason r) {
     case EndReason::kShutdown: return "shutdown";
     case EndReason::kTooManyConns: return "too_many_connections";
     case EndReason::kProtocolError: return "protocol_error";
+    case EndReason::kEarlyTalker: return "early_talker";
   }
   return "unknown";
 }

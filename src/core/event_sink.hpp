@@ -33,6 +33,7 @@ enum class EndReason : std::uint8_t {
   kShutdown,       // the server stopped
   kTooManyConns,   // refused at accept: total or per-IP cap
   kProtocolError,  // a stream that cannot be followed (bad BDAT size)
+  kEarlyTalker,    // rejected for talking before the greeting
 };
 std::string_view to_string(EndReason r);
 
@@ -69,6 +70,8 @@ struct SessionRecord {
   std::uint64_t message_bytes = 0;  // accepted message bytes
   EndReason reason = EndReason::kPeerClosed;
   std::string_view phase;  // tarpit: the SMTP phase it was in when it ended
+  bool early_talker = false;    // talked before the greeting was whole
+  std::string_view early_bytes;  // the first bytes it sent then (capped)
 };
 
 class EventSink {

@@ -51,6 +51,9 @@ struct TarpitEngine::Impl {
     std::uint32_t bytes_in = 0;
     std::uint32_t bytes_out = 0;
     bool in_drip = false;
+    bool early_seen = false;
+    std::uint8_t early_len = 0;
+    char early[16];  // the first bytes an early talker sent
   };
   struct Entry {
     std::uint32_t index;
@@ -67,6 +70,7 @@ struct TarpitEngine::Impl {
     TarpitSettings settings;
     std::size_t drip;  // FIFO indices
     std::size_t hold;
+    std::size_t greet;
   };
 
   asio::io_context& ctx;
@@ -120,12 +124,10 @@ struct TarpitEngine::Impl {
   std::uint16_t profile_for(std::string_view listener, const smtp::ReplyTable* replies, const TarpitSettings& s) {
     for (std::size_t i = 0; i < profiles.size(); ++i) {
       const Profile& p = profiles[i];
-      if (p.listener == listener && p.replies == replies && p.settings.strategy == s.strategy &&
-          p.settings.interval == s.interval &&
-          p.settings.bytes_per_drip == s.bytes_per_drip && p.settings.max_hold == s.max_hold)
-        return static_cast<std::uint16_t>(i);
+      if (p.listener == listener && p.replies == replies && p.settings == s) return static_cast<std::uint16_t>(i);
     }
-    profiles.push_back(Profile{std::string(listener), replies, s, fifo_for(s.interval), fifo_for(s.max_hold)});
+    profiles.push_back(
+        Profile{std::string(listener), replies, s, fifo_for(s.interval), fifo_for(s.max_hold), fifo_for(s.greet_delay)});
     return static_cast<std::uint16_t>(profiles.size() - 1);
   }
 
@@ -194,6 +196,9 @@ struct TarpitEngine::Impl {
         // A banner never finishes the greeting, so commands get no reply.
         if (profiles[r.profile].settings.strategy != TarpitSettings::Strategy::kBanner)
           r.conv.on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        if (!r.early_seen && r.conv.early_talker()) {
+          if (!early_talker(index, std::string_view(buf.data(), static_cast<std::size_t>(n)), now)) return;
+        }
         if (static_cast<std::size_t>(n) < buf.size()) break;
         continue;
       }
@@ -207,6 +212,27 @@ struct TarpitEngine::Impl {
       r.in_drip = true;
       schedule(profiles[r.profile].drip, index, now);
     }
+  }
+
+  // Records an early talker and applies the listener's action; false when
+  // the connection was closed (reject).
+  bool early_talker(std::uint32_t index, std::string_view first, core::TimePoint now) {
+    Record& r = records[index];
+    const Profile& p = profiles[r.profile];
+    r.early_seen = true;
+    r.early_len = static_cast<std::uint8_t>(first.size() < sizeof r.early ? first.size() : sizeof r.early);
+    std::memcpy(r.early, first.data(), r.early_len);
+    if (core::any_contains(p.settings.early_allow, r.ip)) return true;
+    switch (p.settings.early_action) {
+      case TarpitSettings::EarlyAction::kIgnore: return true;
+      case TarpitSettings::EarlyAction::kDefer: r.conv.defer_transactions(p.settings.early_permanent); return true;
+      case TarpitSettings::EarlyAction::kReject:
+        close(index, core::EndReason::kEarlyTalker, now,
+              p.replies->get(p.settings.early_permanent ? smtp::ReplyId::kEarlyRejectPerm
+                                                        : smtp::ReplyId::kEarlyRejectTemp));
+        return false;
+    }
+    return true;
   }
 
   // Sends the next drip of a record; false when it was closed.
@@ -296,6 +322,8 @@ struct TarpitEngine::Impl {
       s.bytes_out = r.bytes_out;
       s.reason = reason;
       s.phase = phase_name(r.conv.phase());
+      s.early_talker = r.early_seen && !core::any_contains(profiles[r.profile].settings.early_allow, r.ip);
+      s.early_bytes = std::string_view(r.early, r.early_len);
       sink->session_closed(s);
     }
     const core::IpAddress ip = r.ip;
@@ -355,8 +383,19 @@ void TarpitEngine::adopt(int fd, const core::IpAddress& ip, std::uint16_t port, 
   e.watch_events();
   const Impl::Profile& p = e.profiles[r.profile];
   e.schedule(p.hold, index, now);
-  // The first drip goes out at once; the rest every interval.
   r.in_drip = true;
+  if (p.settings.greet_delay.count() > 0 && p.settings.strategy != TarpitSettings::Strategy::kBanner) {
+    // postscreen's pregreet test: an optional "220-" teaser now, the real
+    // greeting only after the delay; whoever talks meanwhile is an early talker.
+    if (p.settings.teaser) {
+      const std::string_view t = p.replies->get(smtp::ReplyId::kTeaser);
+      const ssize_t n = ::send(fd, t.data(), t.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) r.bytes_out += static_cast<std::uint32_t>(n);
+    }
+    e.schedule(p.greet, index, now);
+    return;
+  }
+  // The first drip goes out at once; the rest every interval.
   e.drip(index, now);
 }
 

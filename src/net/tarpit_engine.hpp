@@ -23,7 +23,10 @@
 #include <memory>
 #include <string_view>
 
+#include <vector>
+
 #include "core/address.hpp"
+#include "core/cidr.hpp"
 #include "core/clock.hpp"
 #include "core/event_sink.hpp"
 #include "smtp/replies.hpp"
@@ -44,6 +47,15 @@ struct TarpitSettings {
   core::Duration interval = core::Seconds{1};  // one drip every interval
   std::uint32_t bytes_per_drip = 1;
   core::Duration max_hold = core::Seconds{3600};  // then 421 and close
+  // Early talkers: clients that send before the greeting (or a 354) is whole.
+  enum class EarlyAction : std::uint8_t { kIgnore, kReject, kDefer };
+  core::Duration greet_delay = core::Seconds{5};  // before the first drip
+  bool teaser = false;                            // a "220-" line at once
+  EarlyAction early_action = EarlyAction::kIgnore;
+  bool early_permanent = true;                    // 521/550, else 421/450
+  std::vector<core::Cidr> early_allow;            // never treated as talkers
+
+  friend bool operator==(const TarpitSettings&, const TarpitSettings&) = default;
 };
 
 class TarpitEngine {

@@ -42,14 +42,14 @@ void TarpitConversation::end_of_line() {
     push(ReplyId::kHelo);
   } else if (is("MAIL")) {
     phase_ = Phase::kMail;
-    push(ReplyId::kMailOk);
+    push(flags2_ & kDeferPerm ? ReplyId::kEarlyDeferPerm : flags2_ & kDeferTemp ? ReplyId::kEarlyDeferTemp : ReplyId::kMailOk);
   } else if (is("RCPT")) {
     phase_ = Phase::kRcpt;
-    push(ReplyId::kRcptOk);
+    push(flags2_ & kDeferPerm ? ReplyId::kEarlyDeferPerm : flags2_ & kDeferTemp ? ReplyId::kEarlyDeferTemp : ReplyId::kRcptOk);
   } else if (is("DATA")) {
     phase_ = Phase::kData;
     push(ReplyId::kDataGo);
-    flags_ |= kInData;
+    flags_ |= kInData | kWait354;
     data_ = DataState::kBol;
   } else if (is("RSET") || is("NOOP")) {
     push(ReplyId::kOk);
@@ -67,6 +67,8 @@ void TarpitConversation::end_of_line() {
 
 void TarpitConversation::on_bytes(std::string_view in) {
   std::size_t i = 0;
+  // Anything the client says before our greeting (or its 354) is whole.
+  if (!in.empty() && (!(flags_ & kGreeted) || (flags_ & kWait354))) flags_ |= kEarly;
   while (i < in.size() && !(flags_ & kQuitQueued)) {
     const char c = in[i++];
     if (flags_ & kInData) {
@@ -114,6 +116,8 @@ void TarpitConversation::consumed(const smtp::ReplyTable& t, std::size_t n) {
     qhead_ = static_cast<std::uint8_t>((qhead_ + 1) % kQueue);
     --qlen_;
     if (id == ReplyId::kQuit) flags_ |= kQuitSent;
+    if (id == ReplyId::kGreeting) flags_ |= kGreeted;
+    if (id == ReplyId::kDataGo) flags_ &= static_cast<std::uint8_t>(~kWait354);
   }
 }
 

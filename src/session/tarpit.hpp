@@ -37,6 +37,13 @@ class TarpitConversation {
   // Consumes all of `in`.
   void on_bytes(std::string_view in);
 
+  // Early talk (postscreen's pregreet test, qpsmtpd's earlytalker): bytes
+  // that arrived while the greeting, or a 354, was still being sent.
+  bool early_talker() const { return (flags_ & kEarly) != 0; }
+  // From now on every MAIL and RCPT is refused (early_talker = defer):
+  // "450 4.5.1"/"550 5.5.1 Protocol error".
+  void defer_transactions(bool permanent) { flags2_ |= permanent ? kDeferPerm : kDeferTemp; }
+
   // Up to `max` bytes of the reply being sent; empty when nothing is due.
   std::string_view peek_output(const smtp::ReplyTable& t, std::size_t max) const;
   // `n` bytes of peek_output() went out.
@@ -48,7 +55,11 @@ class TarpitConversation {
   std::uint8_t commands() const { return commands_; }  // saturates at 255
 
  private:
-  enum Flags : std::uint8_t { kInLine = 1, kInData = 2, kQuitSent = 4, kQuitQueued = 8, kVerbDone = 16 };
+  enum Flags : std::uint8_t {
+    kInLine = 1, kInData = 2, kQuitSent = 4, kQuitQueued = 8, kVerbDone = 16, kEarly = 32, kGreeted = 64,
+    kWait354 = 128,  // a 354 is queued and not yet wholly sent
+  };
+  enum Flags2 : std::uint8_t { kDeferTemp = 1, kDeferPerm = 2 };
   enum class DataState : std::uint8_t { kMid, kCr, kBol, kDot, kDotCr };
   void end_of_line();
   void push(smtp::ReplyId id);
@@ -64,6 +75,7 @@ class TarpitConversation {
   std::uint8_t qlen_ = 0;
   std::uint16_t cursor_ = 0;  // bytes of the front reply already sent
   std::uint8_t commands_ = 0;
+  std::uint8_t flags2_ = 0;
 };
 
 }  // namespace spamsink::session

@@ -108,6 +108,12 @@ ReplyTable ReplyTable::postfix(std::string_view hostname, std::uint64_t size_lim
   // Postfix's own texts for a failed queue file write and disable_vrfy_command.
   set(ReplyId::kTempFailData, "451 4.3.0 Error: queue file write error\r\n");
   set(ReplyId::kVrfyDisabled, "502 5.5.1 VRFY command is disabled\r\n");
+  // Postfix postscreen's pregreet texts.
+  set(ReplyId::kEarlyRejectPerm, "521 5.5.1 Protocol error\r\n");
+  set(ReplyId::kEarlyRejectTemp, "421 4.7.0 {host} Error: Protocol error\r\n");
+  set(ReplyId::kEarlyDeferPerm, "550 5.5.1 Protocol error\r\n");
+  set(ReplyId::kEarlyDeferTemp, "450 4.5.1 Protocol error\r\n");
+  set(ReplyId::kTeaser, "220-{host} ESMTP Postfix (Debian/GNU)\r\n");
   return t;
 }
 

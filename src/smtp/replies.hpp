@@ -67,6 +67,11 @@ enum class ReplyId : std::uint8_t {
   kRsetArgs,
   kTempFailData,  // the tarpit's end of DATA: a temporary failure
   kVrfyDisabled,
+  kEarlyRejectPerm,  // early talker, reject: postscreen's drop
+  kEarlyRejectTemp,
+  kEarlyDeferPerm,   // early talker, defer: every MAIL and RCPT
+  kEarlyDeferTemp,
+  kTeaser,           // "220-" first line sent before a greet delay
   kCount
 };
 

@@ -41,7 +41,8 @@ TOO_MANY_ERRORS_421 = b"421 4.7.0 mx.example.test Error: too many errors\r\n"
 FORBIDDEN_221 = b"221 2.7.0 Error: I can break rules, too. Goodbye.\r\n"
 QUEUED_RE = re.compile(rb"^250 2\.0\.0 Ok: queued as [0-9A-F]{11}\r\n$")
 
-TOTAL_KEYS = ("sessions", "messages", "recipients", "bytes", "refused_messages", "refused_connections", "open")
+TOTAL_KEYS = ("sessions", "messages", "recipients", "bytes", "refused_messages", "refused_connections", "early_talkers",
+              "open")
 
 _SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 

@@ -168,7 +168,7 @@ class SignalsTest(unittest.TestCase):
             with SmtpConn(d.addr, read_greeting=False) as third:
                 self.assertTrue(third.read_to_eof().startswith(b"421 4.7.0 "))
         expected = dict(sessions=4, messages=3, recipients=6, bytes=len(m1) + len(m2) + len(m3),
-                        refused_messages=1, refused_connections=1, open=1)
+                        refused_messages=1, refused_connections=1, early_talkers=0, open=1)
         t = d.wait_totals(self, **expected)
         self.assertEqual(t, expected)
         # Asking again changes nothing and logs one more line.

@@ -16,9 +16,9 @@ SMTPSEND = os.path.join(os.path.dirname(os.environ.get("SPAMSINK_BIN", "../../bu
 GREETING = ("220 %s ESMTP Postfix (Debian/GNU)\r\n" % HOSTNAME).encode()
 
 
-def start_tarpit(test, *extra, interval="20ms", drip="1", max_hold="30s"):
+def start_tarpit(test, *extra, interval="20ms", drip="1", max_hold="30s", greet_delay="0"):
     return Daemon.start(test, "--tarpit", "127.0.0.1:0", "--tarpit-interval", interval, "--tarpit-drip-bytes", drip,
-                        "--tarpit-max-hold", max_hold, *extra, sinks=(), listeners=1)
+                        "--tarpit-max-hold", max_hold, "--greet-delay", greet_delay, *extra, sinks=(), listeners=1)
 
 
 def read_until(sock, count_crlf, timeout):
@@ -142,6 +142,57 @@ class TarpitTest(unittest.TestCase):
         self.assertEqual(rest, b"421 4.4.2 %s Error: timeout exceeded\r\n" % HOSTNAME.encode())
         rec = d.session_by_port(port)
         self.assertEqual((rec["end"], rec["bytes_in"]), ("lifetime", "0"))
+
+    def test_early_talker_reject_perm_and_temp(self):
+        for kind, text in (("perm", b"521 5.5.1 Protocol error\r\n"),
+                           ("temp", b"421 4.7.0 %s Error: Protocol error\r\n" % HOSTNAME.encode())):
+            d = start_tarpit(self, "--early-talker", "reject", "--early-talker-reject-type", kind,
+                             "--greet-teaser", "yes", greet_delay="2s")
+            with socket.create_connection(d.addr, timeout=10) as s:
+                teaser, _ = read_until(s, 1, 5 * SLOW)
+                self.assertEqual(teaser, b"220-%s ESMTP Postfix (Debian/GNU)\r\n" % HOSTNAME.encode())
+                s.sendall(b"EHLO early.example\r\n")  # before the greeting
+                buf, _ = read_until(s, 1, 5 * SLOW)
+                self.assertEqual(buf, text)
+                self.assertEqual(s.recv(10), b"")
+                port = s.getsockname()[1]
+            rec = d.session_by_port(port)
+            self.assertEqual((rec["end"], rec["early_talker"], rec["early_bytes"]),
+                             ("early_talker", "true", "EHLO early.exampl"[:16]))
+
+    def test_early_talker_defer_refuses_mail_and_rcpt(self):
+        d = start_tarpit(self, "--early-talker", "defer", "--early-talker-reject-type", "temp",
+                         interval="10ms", drip="8", greet_delay="1s")
+        with socket.create_connection(d.addr, timeout=10) as s:
+            s.sendall(b"EHLO early.example\r\n")
+            buf, _ = read_until(s, 11, 10 * SLOW)  # greeting + EHLO reply, after the delay
+            self.assertTrue(buf.startswith(GREETING), buf)
+            s.sendall(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n")
+            buf, _ = read_until(s, 2, 10 * SLOW)
+            self.assertEqual(buf, b"450 4.5.1 Protocol error\r\n450 4.5.1 Protocol error\r\n")
+
+    def test_early_talker_ignored_is_recorded_and_allowlist_wins(self):
+        d = start_tarpit(self, interval="10ms", drip="8", greet_delay="1s")  # ignore is the default
+        with socket.create_connection(d.addr, timeout=10) as s:
+            s.sendall(b"EHLO early.example\r\n")
+            buf, _ = read_until(s, 11, 10 * SLOW)
+            self.assertTrue(buf.startswith(GREETING), buf)
+            port = s.getsockname()[1]
+        self.assertEqual(d.session_by_port(port)["early_talker"], "true")
+        d.wait_totals(self, sessions=1, early_talkers=1, open=0)
+        # smtpsend --early-talk says what happened.
+        out = subprocess.run([SMTPSEND, "-p", str(d.port), "--early-talk", "--timeout", "5"], capture_output=True,
+                             timeout=30 * SLOW, check=False)
+        self.assertIn(b"greeting 220", out.stdout)
+        # An allowlisted client is not an early talker, even when rejecting.
+        d2 = start_tarpit(self, "--early-talker", "reject", "--early-talker-allow", "10.0.0.0/8, 127.0.0.0/8",
+                          interval="10ms", drip="8", greet_delay="1s")
+        with socket.create_connection(d2.addr, timeout=10) as s:
+            s.sendall(b"EHLO early.example\r\n")
+            buf, _ = read_until(s, 11, 10 * SLOW)
+            self.assertTrue(buf.startswith(GREETING), buf)
+            port = s.getsockname()[1]
+        self.assertNotIn("early_talker", d2.session_by_port(port))
 
     def test_shutdown_closes_held_connections_with_421(self):
         d = start_tarpit(self, interval="1s", drip="1")
