@@ -115,3 +115,52 @@ TEST_F(TarpitTest, AfterQuitNothingIsRead) {
 
 }  // namespace
 }  // namespace spamsink::session
+
+namespace spamsink::session {
+namespace {
+
+TEST(TarpitEarlyTalk, TalkingBeforeTheGreetingIsWhole) {
+  smtp::ReplyTable t = smtp::ReplyTable::postfix("mx.example.test", 10240000);
+  TarpitConversation c;
+  std::string_view g = c.peek_output(t, 3);
+  c.consumed(t, g.size());  // "220" out, the rest not yet
+  EXPECT_FALSE(c.early_talker());
+  c.on_bytes("E");
+  EXPECT_TRUE(c.early_talker());
+}
+
+TEST(TarpitEarlyTalk, WaitingForTheWholeGreetingIsFineAndSoIsWaitingFor354) {
+  smtp::ReplyTable t = smtp::ReplyTable::postfix("mx.example.test", 10240000);
+  TarpitConversation c;
+  auto drain = [&] {
+    while (c.has_output()) c.consumed(t, c.peek_output(t, 5).size());
+  };
+  drain();
+  c.on_bytes("EHLO x\r\nDATA\r\n");
+  EXPECT_FALSE(c.early_talker());
+  // The body before the 354 is whole: early talk (postscreen: after DATA).
+  c.consumed(t, c.peek_output(t, 1 << 10).size());  // the EHLO reply
+  c.on_bytes("Subject: x\r\n");
+  EXPECT_TRUE(c.early_talker());
+}
+
+TEST(TarpitEarlyTalk, DeferRefusesMailAndRcpt) {
+  smtp::ReplyTable t = smtp::ReplyTable::postfix("mx.example.test", 10240000);
+  for (bool perm : {false, true}) {
+    TarpitConversation c;
+    while (c.has_output()) c.consumed(t, c.peek_output(t, 64).size());
+    c.defer_transactions(perm);
+    c.on_bytes("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nNOOP\r\n");
+    std::string out;
+    while (c.has_output()) {
+      auto v = c.peek_output(t, 64);
+      out.append(v);
+      c.consumed(t, v.size());
+    }
+    const std::string no = perm ? "550 5.5.1 Protocol error\r\n" : "450 4.5.1 Protocol error\r\n";
+    EXPECT_EQ(out, no + no + "250 2.0.0 Ok\r\n");
+  }
+}
+
+}  // namespace
+}  // namespace spamsink::session
