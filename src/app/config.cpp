@@ -244,6 +244,14 @@ const std::vector<Key>& global_keys() {
                    c.tarpit.early_allow = std::move(list);
                    return {};
                  }});
+    k.push_back({"tarpit_high_water", "PERCENT",
+                 "tarpit: above this share of max_conns, new clients get a quick 421 (default 90)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<std::uint32_t>(v, 100);
+                   if (!n || *n < 1) return bad("tarpit_high_water", v, "a percentage from 1 to 100");
+                   c.tarpit.high_water_percent = *n;
+                   return {};
+                 }});
     k.push_back({"tarpit_strategy", "KIND",
                  "tarpit: drip (replies a few bytes per interval), banner (an endless 220- greeting) or stall "
                  "(greet, then never read) (default drip)",
@@ -567,6 +575,7 @@ std::string describe(const Config& c) {
   os << "tarpit_interval = \"" << core::format_duration(c.tarpit.interval) << "\"\n";
   os << "tarpit_drip_bytes = " << c.tarpit.bytes_per_drip << "\n";
   os << "tarpit_max_hold = \"" << core::format_duration(c.tarpit.max_hold) << "\"\n";
+  os << "tarpit_high_water = " << c.tarpit.high_water_percent << "\n";
   os << "greet_delay = \"" << core::format_duration(c.tarpit.greet_delay) << "\"\n";
   os << "greet_teaser = \"" << (c.tarpit.teaser ? "yes" : "no") << "\"\n";
   static constexpr const char* kEarly[] = {"ignore", "reject", "defer"};

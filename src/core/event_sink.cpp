@@ -25,6 +25,7 @@ std::string_view to_string(EndReason r) {
     case EndReason::kTooManyConns: return "too_many_connections";
     case EndReason::kProtocolError: return "protocol_error";
     case EndReason::kEarlyTalker: return "early_talker";
+    case EndReason::kShed: return "shed";
   }
   return "unknown";
 }

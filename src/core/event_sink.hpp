@@ -34,6 +34,7 @@ enum class EndReason : std::uint8_t {
   kTooManyConns,   // refused at accept: total or per-IP cap
   kProtocolError,  // a stream that cannot be followed (bad BDAT size)
   kEarlyTalker,    // rejected for talking before the greeting
+  kShed,           // tarpit above its high-water mark: a quick 421
 };
 std::string_view to_string(EndReason r);
 

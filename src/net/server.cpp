@@ -253,7 +253,8 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
   if (w.shared.limits.release(c.ip)) w.shared.wake_acceptors();
 }
 
-void refuse(Worker& w, tcp::socket& sock, const session::Peer& peer, std::size_t listener, std::string_view text) {
+void refuse(Worker& w, tcp::socket& sock, const session::Peer& peer, std::size_t listener, std::string_view text,
+            core::EndReason reason = core::EndReason::kTooManyConns) {
   ::send(sock.native_handle(), text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   const auto now = core::SteadyClock::now();
   core::SessionRecord r;
@@ -264,7 +265,7 @@ void refuse(Worker& w, tcp::socket& sock, const session::Peer& peer, std::size_t
   r.port = peer.port;
   r.start = r.end = now;
   r.bytes_out = text.size();
-  r.reason = core::EndReason::kTooManyConns;
+  r.reason = reason;
   if (w.sink) w.sink->session_closed(r);
   asio::error_code ignored;
   sock.close(ignored);
@@ -289,6 +290,16 @@ void admit(Worker& w, Parked p) {
   switch (w.shared.limits.acquire(p.peer.ip, !tarpit)) {
     case ConnLimits::Result::kOk: {
       if (tarpit) {
+        // spamd's load shedding: above the high-water mark a newcomer gets
+        // a quick 421 instead of a hold, so the last slots stay free and the
+        // listener is never paused for long.
+        const std::uint32_t max = w.shared.limits.max_total();
+        const auto& ts = w.config->runtime->listeners[p.listener].tarpit;
+        if (max != 0 && static_cast<std::uint64_t>(w.shared.limits.total()) * 100 > std::uint64_t{max} * ts.high_water_percent) {
+          refuse(w, p.sock, p.peer, p.listener, sc.replies->get(smtp::ReplyId::kShed), core::EndReason::kShed);
+          if (w.shared.limits.release(p.peer.ip)) w.shared.wake_acceptors();
+          return;
+        }
         // A held connection becomes a record: the socket object goes away.
         const int fd = p.sock.release();
         w.tarpit->adopt(fd, p.peer.ip, p.peer.port, sc.listener, sc.replies,

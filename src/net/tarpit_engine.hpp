@@ -47,6 +47,8 @@ struct TarpitSettings {
   core::Duration interval = core::Seconds{1};  // one drip every interval
   std::uint32_t bytes_per_drip = 1;
   core::Duration max_hold = core::Seconds{3600};  // then 421 and close
+  // Above this share of max_conns, new tarpit clients get a quick 421.
+  std::uint32_t high_water_percent = 90;
   // Early talkers: clients that send before the greeting (or a 354) is whole.
   enum class EarlyAction : std::uint8_t { kIgnore, kReject, kDefer };
   core::Duration greet_delay = core::Seconds{5};  // before the first drip

@@ -114,6 +114,7 @@ ReplyTable ReplyTable::postfix(std::string_view hostname, std::uint64_t size_lim
   set(ReplyId::kEarlyDeferPerm, "550 5.5.1 Protocol error\r\n");
   set(ReplyId::kEarlyDeferTemp, "450 4.5.1 Protocol error\r\n");
   set(ReplyId::kTeaser, "220-{host} ESMTP Postfix (Debian/GNU)\r\n");
+  set(ReplyId::kShed, "421 4.7.0 {host} Error: too many connections\r\n");
   return t;
 }
 

@@ -72,6 +72,7 @@ enum class ReplyId : std::uint8_t {
   kEarlyDeferPerm,   // early talker, defer: every MAIL and RCPT
   kEarlyDeferTemp,
   kTeaser,           // "220-" first line sent before a greet delay
+  kShed,             // tarpit above its high-water mark
   kCount
 };
 

@@ -194,6 +194,25 @@ class TarpitTest(unittest.TestCase):
             port = s.getsockname()[1]
         self.assertNotIn("early_talker", d2.session_by_port(port))
 
+    def test_shedding_above_the_high_water_mark(self):
+        # max_conns 20, high water 50%: the 11th held client and later get a
+        # quick 421; the ones held before are not disturbed.
+        d = start_tarpit(self, "--max-conns", "20", "--tarpit-high-water", "50", interval="1s")
+        held = []
+        self.addCleanup(lambda: [s.close() for s in held])
+        for _ in range(10):
+            s = socket.create_connection(d.addr, timeout=10)
+            self.assertEqual(s.recv(1), b"2")  # the first drip: held
+            held.append(s)
+        with socket.create_connection(d.addr, timeout=10) as s:
+            buf, _ = read_until(s, 1, 5 * SLOW)
+            port = s.getsockname()[1]
+        self.assertEqual(buf, b"421 4.7.0 %s Error: too many connections\r\n" % HOSTNAME.encode())
+        self.assertEqual(d.session_by_port(port)["end"], "shed")
+        for s in held:
+            s.settimeout(5)
+            self.assertEqual(s.recv(1), b"2")  # still dripping
+
     def test_shutdown_closes_held_connections_with_421(self):
         d = start_tarpit(self, interval="1s", drip="1")
         s = socket.create_connection(d.addr, timeout=10)
