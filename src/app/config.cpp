@@ -244,6 +244,28 @@ const std::vector<Key>& global_keys() {
                    c.tarpit.early_allow = std::move(list);
                    return {};
                  }});
+    struct DelayKey {
+      const char* key;
+      const char* what;
+      int index;
+    };
+    static constexpr DelayKey kDelays[] = {
+        {"tarpit_delay_helo", "HELO/EHLO", net::TarpitSettings::kDelayHelo},
+        {"tarpit_delay_mail", "MAIL", net::TarpitSettings::kDelayMail},
+        {"tarpit_delay_rcpt", "RCPT", net::TarpitSettings::kDelayRcpt},
+        {"tarpit_delay_data", "DATA", net::TarpitSettings::kDelayData},
+        {"tarpit_delay_data_end", "the end of DATA", net::TarpitSettings::kDelayDataEnd},
+        {"tarpit_delay_unknown", "an unknown command", net::TarpitSettings::kDelayUnknown},
+    };
+    for (const DelayKey& dk : kDelays) {
+      k.push_back({dk.key, "DURATION", std::string("tarpit: pause before the reply to ") + dk.what + " (default 0)",
+                   [dk](Config& c, std::string_view v) -> std::string {
+                     auto d = core::parse_duration(v);
+                     if (!d || *d > core::Seconds{3600}) return bad(dk.key, v, "a duration from 0 to 1h");
+                     c.tarpit.phase_delay[static_cast<std::size_t>(dk.index)] = *d;
+                     return {};
+                   }});
+    }
     k.push_back({"tarpit_high_water", "PERCENT",
                  "tarpit: above this share of max_conns, new clients get a quick 421 (default 90)",
                  [](Config& c, std::string_view v) -> std::string {
@@ -576,6 +598,9 @@ std::string describe(const Config& c) {
   os << "tarpit_drip_bytes = " << c.tarpit.bytes_per_drip << "\n";
   os << "tarpit_max_hold = \"" << core::format_duration(c.tarpit.max_hold) << "\"\n";
   os << "tarpit_high_water = " << c.tarpit.high_water_percent << "\n";
+  static constexpr const char* kDelayNames[] = {"helo", "mail", "rcpt", "data", "data_end", "unknown"};
+  for (std::size_t i = 0; i < c.tarpit.phase_delay.size(); ++i)
+    os << "tarpit_delay_" << kDelayNames[i] << " = \"" << core::format_duration(c.tarpit.phase_delay[i]) << "\"\n";
   os << "greet_delay = \"" << core::format_duration(c.tarpit.greet_delay) << "\"\n";
   os << "greet_teaser = \"" << (c.tarpit.teaser ? "yes" : "no") << "\"\n";
   static constexpr const char* kEarly[] = {"ignore", "reject", "defer"};

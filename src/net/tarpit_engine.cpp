@@ -71,6 +71,7 @@ struct TarpitEngine::Impl {
     std::size_t drip;  // FIFO indices
     std::size_t hold;
     std::size_t greet;
+    std::array<std::size_t, TarpitSettings::kDelayCount> phase;  // drip's when no delay
   };
 
   asio::io_context& ctx;
@@ -126,8 +127,10 @@ struct TarpitEngine::Impl {
       const Profile& p = profiles[i];
       if (p.listener == listener && p.replies == replies && p.settings == s) return static_cast<std::uint16_t>(i);
     }
-    profiles.push_back(
-        Profile{std::string(listener), replies, s, fifo_for(s.interval), fifo_for(s.max_hold), fifo_for(s.greet_delay)});
+    Profile p{std::string(listener), replies, s, fifo_for(s.interval), fifo_for(s.max_hold), fifo_for(s.greet_delay), {}};
+    for (std::size_t i = 0; i < p.phase.size(); ++i)
+      p.phase[i] = s.phase_delay[i].count() > 0 ? fifo_for(s.phase_delay[i]) : p.drip;
+    profiles.push_back(std::move(p));
     return static_cast<std::uint16_t>(profiles.size() - 1);
   }
 
@@ -210,7 +213,28 @@ struct TarpitEngine::Impl {
     if ((events & (EPOLLERR | EPOLLHUP)) != 0) return close(index, core::EndReason::kReset, now, {});
     if (r.conv.has_output() && !r.in_drip) {
       r.in_drip = true;
-      schedule(profiles[r.profile].drip, index, now);
+      schedule(next_fifo(r), index, now);
+    }
+  }
+
+  // The FIFO for a record's next drip: its phase's delay before a reply
+  // starts, the drip interval inside a reply.
+  std::size_t next_fifo(const Record& r) const {
+    const Profile& p = profiles[r.profile];
+    if (!r.conv.at_reply_start()) return p.drip;
+    using R = smtp::ReplyId;
+    using S = TarpitSettings;
+    switch (r.conv.front_reply()) {
+      case R::kEhlo:
+      case R::kHelo: return p.phase[S::kDelayHelo];
+      case R::kMailOk: return p.phase[S::kDelayMail];
+      case R::kRcptOk: return p.phase[S::kDelayRcpt];
+      case R::kEarlyDeferPerm:
+      case R::kEarlyDeferTemp: return r.conv.phase() == session::TarpitConversation::Phase::kRcpt ? p.phase[S::kDelayRcpt] : p.phase[S::kDelayMail];
+      case R::kDataGo: return p.phase[S::kDelayData];
+      case R::kTempFailData: return p.phase[S::kDelayDataEnd];
+      case R::kUnknown: return p.phase[S::kDelayUnknown];
+      default: return p.drip;
     }
   }
 
@@ -273,7 +297,7 @@ struct TarpitEngine::Impl {
     }
     // A full send buffer (the bot does not read) just waits for the next drip.
     if (r.conv.has_output()) {
-      schedule(p.drip, index, now);
+      schedule(next_fifo(r), index, now);
     } else {
       r.in_drip = false;
     }

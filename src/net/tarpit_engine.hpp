@@ -23,6 +23,7 @@
 #include <memory>
 #include <string_view>
 
+#include <array>
 #include <vector>
 
 #include "core/address.hpp"
@@ -47,6 +48,10 @@ struct TarpitSettings {
   core::Duration interval = core::Seconds{1};  // one drip every interval
   std::uint32_t bytes_per_drip = 1;
   core::Duration max_hold = core::Seconds{3600};  // then 421 and close
+  // Haraka's hooks_to_delay: a pause before the reply of each phase (the
+  // greeting's is greet_delay), then the reply drips as usual.
+  enum DelayPhase : std::uint8_t { kDelayHelo, kDelayMail, kDelayRcpt, kDelayData, kDelayDataEnd, kDelayUnknown, kDelayCount };
+  std::array<core::Duration, kDelayCount> phase_delay{};
   // Above this share of max_conns, new tarpit clients get a quick 421.
   std::uint32_t high_water_percent = 90;
   // Early talkers: clients that send before the greeting (or a 354) is whole.

@@ -49,6 +49,9 @@ class TarpitConversation {
   // `n` bytes of peek_output() went out.
   void consumed(const smtp::ReplyTable& t, std::size_t n);
   bool has_output() const { return qlen_ != 0; }
+  // The reply being sent, and whether none of it went out yet.
+  smtp::ReplyId front_reply() const { return static_cast<smtp::ReplyId>(queue_[qhead_]); }
+  bool at_reply_start() const { return cursor_ == 0; }
   // The QUIT reply went out entirely: close.
   bool done() const { return (flags_ & kQuitSent) != 0; }
   Phase phase() const { return phase_; }

@@ -213,6 +213,22 @@ class TarpitTest(unittest.TestCase):
             s.settimeout(5)
             self.assertEqual(s.recv(1), b"2")  # still dripping
 
+    def test_per_phase_delays(self):
+        # Replies come fast (10 ms, 64 bytes per drip) but MAIL's waits 1.5 s.
+        d = start_tarpit(self, "--tarpit-delay-mail", "1500ms", interval="10ms", drip="64")
+        with socket.create_connection(d.addr, timeout=10) as s:
+            self.assertEqual(read_until(s, 1, 5 * SLOW)[0], GREETING)
+            t0 = time.monotonic()
+            s.sendall(b"HELO bot.example\r\n")
+            self.assertEqual(read_until(s, 1, 5 * SLOW)[0], b"250 %s\r\n" % HOSTNAME.encode())
+            fast = time.monotonic() - t0
+            t0 = time.monotonic()
+            s.sendall(b"MAIL FROM:<a@b.example>\r\n")
+            self.assertEqual(read_until(s, 1, 10 * SLOW)[0], b"250 2.1.0 Ok\r\n")
+            slow = time.monotonic() - t0
+        self.assertLess(fast, 1.0)
+        self.assertGreater(slow, 1.4)
+
     def test_shutdown_closes_held_connections_with_421(self):
         d = start_tarpit(self, interval="1s", drip="1")
         s = socket.create_connection(d.addr, timeout=10)

@@ -94,7 +94,11 @@ TEST(Config, HelpListsEveryKeyAndExits0) {
                            "--max-conns-per-ip", "--line-length-limit", "--body-line-limit", "--message-size-limit",
                            "--recipient-limit", "--error-limit", "--junk-command-limit", "--command-timeout",
                            "--session-lifetime", "--shutdown-grace", "--log-format", "--log-target", "--log-level",
-                           "--user", "--body-hash"})
+                           "--user", "--body-hash", "--tarpit", "--tarpit-strategy", "--tarpit-interval",
+                           "--tarpit-drip-bytes", "--tarpit-max-hold", "--tarpit-high-water", "--greet-delay",
+                           "--greet-teaser", "--early-talker", "--early-talker-reject-type", "--early-talker-allow",
+                           "--tarpit-delay-helo", "--tarpit-delay-mail", "--tarpit-delay-rcpt", "--tarpit-delay-data",
+                           "--tarpit-delay-data-end", "--tarpit-delay-unknown", "--recipient-overshoot-limit"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }
 
@@ -105,6 +109,32 @@ TEST(Config, Ipv6AndRepeatedSinks) {
   EXPECT_EQ(r.config->listeners[0].host, "::1");
   EXPECT_EQ(r.config->listeners[1].port, 0);
   EXPECT_EQ(r.config->listeners[2].host, "::");
+}
+
+TEST(Config, TarpitListenersAndTheirSettings) {
+  auto r = parse({"--sink", "127.0.0.1:2600", "--tarpit", "127.0.0.1:2601", "--tarpit-max-hold", "10m",
+                  "--tarpit-strategy", "banner", "--early-talker", "defer", "--early-talker-allow", "10.0.0.0/8,::1"});
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_EQ(r.config->listeners.size(), 2u);
+  const auto& t = r.config->listeners[1];
+  EXPECT_EQ(t.mode, core::Mode::kTarpit);
+  EXPECT_EQ(t.tarpit.strategy, net::TarpitSettings::Strategy::kBanner);
+  EXPECT_EQ(t.tarpit.max_hold, core::Seconds{600});
+  EXPECT_EQ(t.limits.session_lifetime, core::Seconds{600});  // max-hold is the tarpit's lifetime
+  EXPECT_EQ(t.tarpit.early_action, net::TarpitSettings::EarlyAction::kDefer);
+  ASSERT_EQ(t.tarpit.early_allow.size(), 2u);
+  EXPECT_EQ(t.tarpit.early_allow[0].prefix, 96 + 8);
+  EXPECT_EQ(t.tarpit.early_allow[1].prefix, 128);
+  EXPECT_EQ(r.config->listeners[0].limits.session_lifetime, core::Seconds{3600});  // the sink keeps its own
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--tarpit-strategy", "sleep"},
+                                       {"--early-talker", "drop"},
+                                       {"--early-talker-allow", "10.0.0.0/33"},
+                                       {"--early-talker-allow", "example.com/8"},
+                                       {"--tarpit-interval", "1ms"},
+                                       {"--tarpit-high-water", "0"}}) {
+    auto b = parse(bad);
+    EXPECT_EQ(b.exit_code, 2) << bad[0] << " " << bad[1];
+  }
 }
 
 TEST(Config, DuplicateListenerIsAnError) {
