@@ -555,6 +555,12 @@ ParseResult parse_config(int argc, const char* const* argv) {
     make_listener("sink", "127.0.0.1:2525", c.limits, spec);
     c.listeners.push_back(spec);
   }
+  if (c.tarpit.greet_delay >= c.tarpit.max_hold)
+    for (const auto& l : c.listeners)
+      if (l.mode == core::Mode::kTarpit)
+        return fail("greet_delay (" + core::format_duration(c.tarpit.greet_delay) +
+                    ") must be shorter than tarpit_max_hold (" + core::format_duration(c.tarpit.max_hold) +
+                    "), or no client is ever greeted");
   for (auto& l : c.listeners) {
     if (l.mode != core::Mode::kTarpit) continue;
     l.tarpit = c.tarpit;

@@ -328,6 +328,14 @@ struct TarpitEngine::Impl {
 
   void close(std::uint32_t index, core::EndReason reason, core::TimePoint now, std::string_view last_words) {
     Record& r = records[index];
+    if (!last_words.empty() && !r.conv.at_reply_start() && r.conv.has_output()) {
+      // Finish the reply being dripped first: a 421 spliced into a half-sent
+      // "220 ..." or into the lines of a 250- reply would read as part of
+      // it. The client then gets the 421 as the answer to its next command.
+      const std::string_view rest = r.conv.peek_output(*profiles[r.profile].replies, std::size_t{1} << 16);
+      const ssize_t n = ::send(r.fd, rest.data(), rest.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) r.bytes_out += static_cast<std::uint32_t>(n);
+    }
     if (!last_words.empty()) {
       const ssize_t n = ::send(r.fd, last_words.data(), last_words.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) r.bytes_out += static_cast<std::uint32_t>(n);

@@ -153,6 +153,13 @@ class Postfix:
 
     def stop(self):
         try:
+            if self.master_pid is None:
+                # `postfix start` failed or timed out: a master may still be up.
+                try:
+                    with open(os.path.join(self.dir, "queue", "pid", "master.pid")) as f:
+                        self.master_pid = int(f.read().split()[0])
+                except (OSError, ValueError, IndexError):
+                    pass
             if self.master_pid is not None:
                 _run([POSTFIX, "-c", self.etc, "stop"], timeout=20, check=False)
                 deadline = time.monotonic() + 10
@@ -242,7 +249,7 @@ def start_tarpit(test, interval, drip, max_hold, sinks=()):
 # connection closed. A 421 on a line of its own would be logged as such.
 # Both are deferrals.
 HOLD_END = re.compile(r"^(host 127\.0\.0\.1\[127\.0\.0\.1\] (refused to talk to me|said): %s"
-                      r"( \(in reply to EHLO command\))?|"
+                      r"( \(in reply to [A-Z ]+ command\))?|"
                       r"lost connection with 127\.0\.0\.1\[127\.0\.0\.1\] while performing the EHLO handshake)$"
                       % re.escape(REPLY_421))
 
@@ -348,7 +355,7 @@ class PostfixWitnessTest(unittest.TestCase):
         self.assertEqual((by_mode["sink"]["messages"], by_mode["sink"]["end"]), ("1", "quit"), by_mode["sink"])
         self.assertEqual((by_mode["tarpit"]["messages"], by_mode["tarpit"]["phase"]), ("0", "quit"),
                          by_mode["tarpit"])
-        # The sink session began only after the tarpit had let go.
+        # The tarpit held Postfix before it moved on: its delay includes the hold.
         self.assertGreaterEqual(int(by_mode["tarpit"]["duration_ms"]), 1000, by_mode["tarpit"])
         self.assertGreater(float(a["delay"]), int(by_mode["tarpit"]["duration_ms"]) / 1000.0 - 0.5, a)
 

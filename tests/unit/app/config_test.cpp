@@ -132,9 +132,14 @@ TEST(Config, TarpitListenersAndTheirSettings) {
                                        {"--early-talker-allow", "example.com/8"},
                                        {"--tarpit-interval", "1ms"},
                                        {"--tarpit-high-water", "0"}}) {
+    bad.insert(bad.begin(), {"--tarpit", "127.0.0.1:2602"});
     auto b = parse(bad);
-    EXPECT_EQ(b.exit_code, 2) << bad[0] << " " << bad[1];
+    EXPECT_EQ(b.exit_code, 2) << bad[2] << " " << bad[3];
   }
+  // A greet delay as long as the hold would greet nobody.
+  auto g = parse({"--tarpit", "127.0.0.1:2602", "--greet-delay", "10s", "--tarpit-max-hold", "10s"});
+  EXPECT_EQ(g.exit_code, 2);
+  EXPECT_NE(g.output.find("greet_delay"), std::string::npos) << g.output;
 }
 
 TEST(Config, DuplicateListenerIsAnError) {
