@@ -90,6 +90,22 @@ LimitSetter duration_limit(std::string key, core::Duration core::Limits::*field)
   };
 }
 
+// A key whose value is one of a few words: one setter for all of them.
+template <class T>
+Setter choice(std::string key, std::vector<std::pair<std::string, T>> options, T& (*field)(Config&)) {
+  std::string allowed;
+  for (std::size_t i = 0; i < options.size(); ++i)
+    allowed += (i == 0 ? "" : i + 1 == options.size() ? " or " : ", ") + options[i].first;
+  return [=](Config& c, std::string_view v) -> std::string {
+    for (const auto& [word, value] : options)
+      if (v == word) {
+        field(c) = value;
+        return {};
+      }
+    return bad(key, v, allowed);
+  };
+}
+
 struct LimitKey {
   std::string name, type, help;
   LimitSetter set;
@@ -158,19 +174,10 @@ const std::vector<Key>& global_keys() {
                    return {};
                  }});
     k.push_back({"body_hash", "KIND", "digest kept per message: sha256 or none (default sha256)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   if (v == "sha256") c.hash_bodies = true;
-                   else if (v == "none") c.hash_bodies = false;
-                   else return bad("body_hash", v, "sha256 or none");
-                   return {};
-                 }});
+                 choice<bool>("body_hash", {{"sha256", true}, {"none", false}}, [](Config& c) -> bool& { return c.hash_bodies; })});
     k.push_back({"log_format", "FORMAT", "kv (key=value) or json (default kv)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   if (v == "kv") c.log_format = core::LogFormat::kKeyValue;
-                   else if (v == "json") c.log_format = core::LogFormat::kJson;
-                   else return bad("log_format", v, "kv or json");
-                   return {};
-                 }});
+                 choice<core::LogFormat>("log_format", {{"kv", core::LogFormat::kKeyValue}, {"json", core::LogFormat::kJson}},
+                        [](Config& c) -> core::LogFormat& { return c.log_format; })});
     k.push_back({"log_target", "TARGET", "stderr or syslog (default stderr)",
                  [](Config& c, std::string_view v) -> std::string {
                    if (v != "stderr" && v != "syslog") return bad("log_target", v, "stderr or syslog");
@@ -178,14 +185,10 @@ const std::vector<Key>& global_keys() {
                    return {};
                  }});
     k.push_back({"log_level", "LEVEL", "debug, info, warn or error (default info; debug adds a line per message)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   if (v == "debug") c.log_level = core::Level::kDebug;
-                   else if (v == "info") c.log_level = core::Level::kInfo;
-                   else if (v == "warn") c.log_level = core::Level::kWarn;
-                   else if (v == "error") c.log_level = core::Level::kError;
-                   else return bad("log_level", v, "debug, info, warn or error");
-                   return {};
-                 }});
+                 choice<core::Level>("log_level",
+                                      {{"debug", core::Level::kDebug}, {"info", core::Level::kInfo},
+                                       {"warn", core::Level::kWarn}, {"error", core::Level::kError}},
+                                      [](Config& c) -> core::Level& { return c.log_level; })});
     k.push_back({"user", "NAME", "started as root: bind, then run as this user",
                  [](Config& c, std::string_view v) -> std::string {
                    if (v.empty()) return bad("user", v, "a user name");
@@ -201,31 +204,21 @@ const std::vector<Key>& global_keys() {
                    return {};
                  }});
     k.push_back({"greet_teaser", "yes|no", "tarpit: send a \"220-\" line at once, the greeting after greet_delay (default no)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   if (v == "yes" || v == "true") c.tarpit.teaser = true;
-                   else if (v == "no" || v == "false") c.tarpit.teaser = false;
-                   else return bad("greet_teaser", v, "yes or no");
-                   return {};
-                 }});
+                 choice<bool>("greet_teaser", {{"yes", true}, {"no", false}, {"true", true}, {"false", false}},
+                              [](Config& c) -> bool& { return c.tarpit.teaser; })});
     k.push_back({"early_talker", "ACTION",
                  "tarpit: what an early talker gets: ignore (recorded only), reject (521/421 and close) or defer "
                  "(450/550 to every MAIL and RCPT) (default ignore)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   using A = net::TarpitSettings::EarlyAction;
-                   if (v == "ignore") c.tarpit.early_action = A::kIgnore;
-                   else if (v == "reject") c.tarpit.early_action = A::kReject;
-                   else if (v == "defer") c.tarpit.early_action = A::kDefer;
-                   else return bad("early_talker", v, "ignore, reject or defer");
-                   return {};
-                 }});
+                 choice<net::TarpitSettings::EarlyAction>(
+                     "early_talker",
+                     {{"ignore", net::TarpitSettings::EarlyAction::kIgnore},
+                      {"reject", net::TarpitSettings::EarlyAction::kReject},
+                      {"defer", net::TarpitSettings::EarlyAction::kDefer}},
+                     [](Config& c) -> net::TarpitSettings::EarlyAction& { return c.tarpit.early_action; })});
     k.push_back({"early_talker_reject_type", "temp|perm",
                  "tarpit: reject/defer with 421/450 (temp) or 521/550 (perm) (default perm)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   if (v == "perm") c.tarpit.early_permanent = true;
-                   else if (v == "temp") c.tarpit.early_permanent = false;
-                   else return bad("early_talker_reject_type", v, "temp or perm");
-                   return {};
-                 }});
+                 choice<bool>("early_talker_reject_type", {{"perm", true}, {"temp", false}},
+                              [](Config& c) -> bool& { return c.tarpit.early_permanent; })});
     k.push_back({"early_talker_allow", "CIDRS",
                  "tarpit: comma-separated address blocks never treated as early talkers, e.g. 192.0.2.0/24,2001:db8::/32",
                  [](Config& c, std::string_view v) -> std::string {
@@ -277,14 +270,12 @@ const std::vector<Key>& global_keys() {
     k.push_back({"tarpit_strategy", "KIND",
                  "tarpit: drip (replies a few bytes per interval), banner (an endless 220- greeting) or stall "
                  "(greet, then never read) (default drip)",
-                 [](Config& c, std::string_view v) -> std::string {
-                   using S = net::TarpitSettings::Strategy;
-                   if (v == "drip") c.tarpit.strategy = S::kDrip;
-                   else if (v == "banner") c.tarpit.strategy = S::kBanner;
-                   else if (v == "stall") c.tarpit.strategy = S::kStall;
-                   else return bad("tarpit_strategy", v, "drip, banner or stall");
-                   return {};
-                 }});
+                 choice<net::TarpitSettings::Strategy>(
+                     "tarpit_strategy",
+                     {{"drip", net::TarpitSettings::Strategy::kDrip},
+                      {"banner", net::TarpitSettings::Strategy::kBanner},
+                      {"stall", net::TarpitSettings::Strategy::kStall}},
+                     [](Config& c) -> net::TarpitSettings::Strategy& { return c.tarpit.strategy; })});
     k.push_back({"tarpit_interval", "DURATION", "tarpit: time between two drips of a reply (default 1s)",
                  [](Config& c, std::string_view v) -> std::string {
                    auto d = core::parse_duration(v);
