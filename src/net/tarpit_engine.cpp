@@ -314,13 +314,12 @@ struct TarpitEngine::Impl {
         fifos[fi].q.pop_front();
         if (e.index >= records.size() || records[e.index].fd < 0 || records[e.index].gen != e.gen) continue;
         const Profile& p = profiles[records[e.index].profile];
-        if (fi == p.hold && fi != p.drip) {
+        // A FIFO may serve as both hold and drip FIFO when the delays are
+        // equal: the age tells which entry this is.
+        if (fi == p.hold && now - records[e.index].start >= p.settings.max_hold)
           close(e.index, core::EndReason::kLifetime, now, p.replies->get(smtp::ReplyId::kLifetime));
-        } else if (fi == p.hold && fi == p.drip && now - records[e.index].start >= p.settings.max_hold) {
-          close(e.index, core::EndReason::kLifetime, now, p.replies->get(smtp::ReplyId::kLifetime));
-        } else {
+        else
           drip(e.index, now);
-        }
       }
     }
     rearm();

@@ -160,7 +160,6 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
 void Session::cmd_helo(std::string_view args, bool esmtp, std::string& out) {
   if (args.empty()) return error(esmtp ? ReplyId::kEhloSyntax : ReplyId::kHeloSyntax, out);
   helo_.assign(args);
-  helo_seen_ = true;
   reset_transaction();
   reply(esmtp ? ReplyId::kEhlo : ReplyId::kHelo, out);
 }

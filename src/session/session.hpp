@@ -122,7 +122,6 @@ class Session {
   Phase phase_ = Phase::kCommand;
   core::EndReason reason_ = core::EndReason::kPeerClosed;
   bool finished_ = false;
-  bool helo_seen_ = false;
   bool in_mail_ = false;
   bool bdat_used_ = false;      // this transaction has seen BDAT
   bool bdat_last_ = false;      // the current chunk is the last
