@@ -36,6 +36,7 @@ enum class EndReason : std::uint8_t {
   kEarlyTalker,    // rejected for talking before the greeting
   kShed,           // tarpit above its high-water mark: a quick 421
 };
+inline constexpr std::size_t kEndReasonCount = 12;
 std::string_view to_string(EndReason r);
 
 struct MessageRecord {
@@ -49,6 +50,11 @@ struct MessageRecord {
   bool accepted = false;         // false: refused at the end (e.g. too big)
   bool has_digest = false;
   std::array<std::uint8_t, 32> sha256{};
+  // Relay mode (issue 6): a recipient outside the sender's domain, or a
+  // small body carrying our own address; `forwarded`: sent to the smarthost.
+  bool relay_attempt = false;
+  bool relay_test = false;
+  bool forwarded = false;
 };
 
 struct SessionRecord {
@@ -73,6 +79,10 @@ struct SessionRecord {
   std::string_view phase;  // tarpit: the SMTP phase it was in when it ended
   bool early_talker = false;    // talked before the greeting was whole
   std::string_view early_bytes;  // the first bytes it sent then (capped)
+  bool tls = false;              // STARTTLS completed
+  bool trap_hit = false;         // a recipient was on the spamtrap list
+  std::uint32_t relay_attempts = 0;  // messages that were relay attempts
+  std::string_view relay_domains;    // distinct recipient domains, comma-joined, capped
 };
 
 class EventSink {
