@@ -22,6 +22,8 @@ namespace {
 
 constexpr std::size_t kReadBytes = 4096;
 constexpr int kEventsPerWait = 256;
+// Drips are sent on this grid (see Impl::on_grid).
+constexpr core::Millis kTimerGrain{100};
 
 std::string_view phase_name(session::TarpitConversation::Phase p) {
   using P = session::TarpitConversation::Phase;
@@ -138,10 +140,22 @@ struct TarpitEngine::Impl {
     Fifo& f = fifos[fifo];
     const core::TimePoint due = now + f.delay;
     f.q.push_back(Entry{index, records[index].gen, due});
-    if (due < armed) arm(due);
+    if (on_grid(due) < armed) arm(due);
+  }
+
+  // Timer wakeups are rounded up to a grid, so that one wakeup serves every
+  // drip due in the same slice: with thousands of held connections whose
+  // deadlines are spread over the second, this turns thousands of wakeups a
+  // second into at most 1 / kTimerGrain. A due time is never advanced, only
+  // delayed by less than kTimerGrain.
+  static core::TimePoint on_grid(core::TimePoint due) {
+    const auto ticks = due.time_since_epoch().count();
+    const auto grain = std::chrono::duration_cast<core::Duration>(kTimerGrain).count();
+    return core::TimePoint(core::Duration((ticks + grain - 1) / grain * grain));
   }
 
   void arm(core::TimePoint due) {
+    due = on_grid(due);
     armed = due;
     timer.expires_at(due);
     timer.async_wait([this](const asio::error_code& ec) {
@@ -155,7 +169,7 @@ struct TarpitEngine::Impl {
     core::TimePoint next = core::TimePoint::max();
     for (const Fifo& f : fifos)
       if (!f.q.empty() && f.q.front().due < next) next = f.q.front().due;
-    if (next != core::TimePoint::max() && next != armed) arm(next);
+    if (next != core::TimePoint::max() && on_grid(next) != armed) arm(next);
   }
 
   void watch_events() {
