@@ -196,19 +196,20 @@ const std::vector<Key>& global_keys() {
                    return {};
                  }});
     k.push_back({"greet_delay", "DURATION",
-                 "tarpit: wait this long before greeting; a client that talks first is an early talker (default 5s)",
+                 "every listener: wait this long before greeting; a client that talks first is an early talker "
+                 "(default 0 for sink and relay listeners, 5s for tarpit)",
                  [](Config& c, std::string_view v) -> std::string {
                    auto d = core::parse_duration(v);
                    if (!d || *d > core::Seconds{600}) return bad("greet_delay", v, "a duration from 0 to 10m");
-                   c.tarpit.greet_delay = *d;
+                   c.greet_delay = *d;
                    return {};
                  }});
-    k.push_back({"greet_teaser", "yes|no", "tarpit: send a \"220-\" line at once, the greeting after greet_delay (default no)",
+    k.push_back({"greet_teaser", "yes|no", "send a \"220-\" line at once, the greeting after greet_delay (default no)",
                  choice<bool>("greet_teaser", {{"yes", true}, {"no", false}, {"true", true}, {"false", false}},
                               [](Config& c) -> bool& { return c.tarpit.teaser; })});
     k.push_back({"early_talker", "ACTION",
-                 "tarpit: what an early talker gets: ignore (recorded only), reject (521/421 and close) or defer "
-                 "(450/550 to every MAIL and RCPT) (default ignore)",
+                 "what an early talker (talks before the greeting or before 354) gets: ignore (recorded only), "
+                 "reject (521/421 and close) or defer (450/550 to every MAIL and RCPT) (default ignore)",
                  choice<net::TarpitSettings::EarlyAction>(
                      "early_talker",
                      {{"ignore", net::TarpitSettings::EarlyAction::kIgnore},
@@ -216,11 +217,11 @@ const std::vector<Key>& global_keys() {
                       {"defer", net::TarpitSettings::EarlyAction::kDefer}},
                      [](Config& c) -> net::TarpitSettings::EarlyAction& { return c.tarpit.early_action; })});
     k.push_back({"early_talker_reject_type", "temp|perm",
-                 "tarpit: reject/defer with 421/450 (temp) or 521/550 (perm) (default perm)",
+                 "early talkers: reject/defer with 421/450 (temp) or 521/550 (perm) (default perm)",
                  choice<bool>("early_talker_reject_type", {{"perm", true}, {"temp", false}},
                               [](Config& c) -> bool& { return c.tarpit.early_permanent; })});
     k.push_back({"early_talker_allow", "CIDRS",
-                 "tarpit: comma-separated address blocks never treated as early talkers, e.g. 192.0.2.0/24,2001:db8::/32",
+                 "comma-separated address blocks never treated as early talkers, e.g. 192.0.2.0/24,2001:db8::/32",
                  [](Config& c, std::string_view v) -> std::string {
                    std::vector<core::Cidr> list;
                    while (!v.empty()) {
@@ -546,6 +547,7 @@ ParseResult parse_config(int argc, const char* const* argv) {
     make_listener("sink", "127.0.0.1:2525", c.limits, spec);
     c.listeners.push_back(spec);
   }
+  if (c.greet_delay) c.tarpit.greet_delay = *c.greet_delay;
   if (c.tarpit.greet_delay >= c.tarpit.max_hold)
     for (const auto& l : c.listeners)
       if (l.mode == core::Mode::kTarpit)
@@ -553,7 +555,22 @@ ParseResult parse_config(int argc, const char* const* argv) {
                     ") must be shorter than tarpit_max_hold (" + core::format_duration(c.tarpit.max_hold) +
                     "), or no client is ever greeted");
   for (auto& l : c.listeners) {
-    if (l.mode != core::Mode::kTarpit) continue;
+    if (l.mode != core::Mode::kTarpit) {
+      using A = session::EarlyTalkPolicy::Action;
+      using T = net::TarpitSettings::EarlyAction;
+      l.early.action = c.tarpit.early_action == T::kReject  ? A::kReject
+                       : c.tarpit.early_action == T::kDefer ? A::kDefer
+                                                            : A::kIgnore;
+      l.early.permanent = c.tarpit.early_permanent;
+      l.early.greet_delay = c.greet_delay.value_or(core::Duration::zero());
+      l.early.teaser = c.tarpit.teaser && l.early.greet_delay > core::Duration::zero();
+      l.early.allow = c.tarpit.early_allow;
+      if (l.early.greet_delay >= l.limits.command_time)
+        return fail("greet_delay (" + core::format_duration(l.early.greet_delay) +
+                    ") must be shorter than command_timeout (" + core::format_duration(l.limits.command_time) +
+                    ") on " + l.name);
+      continue;
+    }
     l.tarpit = c.tarpit;
     l.limits.session_lifetime = c.tarpit.max_hold;  // in tarpit mode, max-hold is the lifetime
   }
@@ -598,7 +615,10 @@ std::string describe(const Config& c) {
   static constexpr const char* kDelayNames[] = {"helo", "mail", "rcpt", "data", "data_end", "unknown"};
   for (std::size_t i = 0; i < c.tarpit.phase_delay.size(); ++i)
     os << "tarpit_delay_" << kDelayNames[i] << " = \"" << core::format_duration(c.tarpit.phase_delay[i]) << "\"\n";
-  os << "greet_delay = \"" << core::format_duration(c.tarpit.greet_delay) << "\"\n";
+  if (c.greet_delay)
+    os << "greet_delay = \"" << core::format_duration(*c.greet_delay) << "\"\n";
+  else
+    os << "# greet_delay: not set (5s on tarpit listeners, 0 on sink and relay listeners)\n";
   os << "greet_teaser = \"" << (c.tarpit.teaser ? "yes" : "no") << "\"\n";
   static constexpr const char* kEarly[] = {"ignore", "reject", "defer"};
   os << "early_talker = \"" << kEarly[static_cast<int>(c.tarpit.early_action)] << "\"\n";

@@ -25,6 +25,8 @@ struct Config {
   std::vector<net::ListenerSpec> listeners;
   core::Limits limits;  // global; listeners inherit and may override
   net::TarpitSettings tarpit;  // every tarpit listener
+  // greet_delay as given; unset: 5s on tarpit listeners, 0 on the others.
+  std::optional<core::Duration> greet_delay;
   int threads = 0;      // 0 = one per core
   std::string hostname;  // "" = the system's
   bool hash_bodies = true;

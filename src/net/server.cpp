@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -61,6 +62,7 @@ std::shared_ptr<const WorkerConfig> make_worker_config(std::shared_ptr<const Run
     sc.limits = l.limits;
     sc.mode = l.mode;
     sc.listener = l.name;
+    sc.early = l.early;
     wc->sessions.push_back(sc);
   }
   return wc;
@@ -207,13 +209,72 @@ asio::awaitable<bool> send(Conn& c, std::string& out) {
   co_return ok;
 }
 
+// The greet delay of a sink or relay listener: waits `delay` (after the
+// teaser, if asked) while watching for a client that talks first. Bytes are
+// peeked, not read, so an ignored or deferred talker's commands are read
+// after the greeting like anyone's. A coroutine of its own, so that its
+// timer costs memory only while a greet delay runs. False: the connection
+// is over (peer gone, rejected, shutdown).
+asio::awaitable<bool> greet_delay(Conn& c, core::TimePoint due) {
+  using namespace asio::experimental::awaitable_operators;
+  Worker& w = c.worker;
+  const auto& early = c.session.config().early;
+  if (early.teaser) {
+    w.out.clear();
+    c.session.start_teaser(w.out);
+    if (!co_await send(c, w.out)) co_return false;
+  }
+  asio::steady_timer timer(w.ctx);
+  timer.expires_at(due);
+  bool talked = false;
+  while (core::SteadyClock::now() < due) {
+    if (talked) {
+      co_await timer.async_wait(kTuple);
+    } else {
+      auto first = co_await (c.socket.async_wait(tcp::socket::wait_read, kTuple) || timer.async_wait(kTuple));
+      if (first.index() == 0 && !std::get<0>(std::get<0>(first))) {
+        std::array<char, 16> peek;
+        const ssize_t n = ::recv(c.socket.native_handle(), peek.data(), peek.size(), MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          c.session.on_peer_gone(n < 0);
+          co_return false;
+        }
+        if (n > 0) {
+          talked = true;
+          w.out.clear();
+          c.session.on_early_talk(std::string_view(peek.data(), static_cast<std::size_t>(n)), w.out);
+          if (!w.out.empty() && !co_await send(c, w.out)) c.session.on_peer_gone(true);
+          if (c.session.closing()) co_return false;
+        }
+      }
+    }
+    if (c.stopping) {
+      w.out.clear();
+      c.session.on_shutdown(w.out);
+      co_await send(c, w.out);
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
 asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li, session::Peer peer,
                                      std::uint64_t id, core::TimePoint start) {
   Conn c(w, std::move(sock), w.config, li, peer, id, start, w.sink);
   w.link(&c);
-  w.out.clear();
-  c.session.start(w.out);
-  bool alive = co_await send(c, w.out);
+  bool alive = true;
+  if (const auto delay = c.session.config().early.greet_delay; delay > core::Duration::zero()) {
+    alive = co_await greet_delay(c, start + delay);
+    // A rejected talker's bytes were only peeked: read them (once, bounded
+    // by the scratch buffer) so that close() sends a FIN after the reply,
+    // not a reset that may destroy it.
+    if (!alive) (void)::recv(c.socket.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
+  }
+  if (alive) {
+    w.out.clear();
+    c.session.start(w.out);
+    alive = co_await send(c, w.out);
+  }
   while (alive && !c.session.closing()) {
     auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
     const core::TimePoint now = core::SteadyClock::now();

@@ -29,6 +29,7 @@
 #include "core/limits.hpp"
 #include "core/logger.hpp"
 #include "net/tarpit_engine.hpp"
+#include "session/session.hpp"
 #include "smtp/replies.hpp"
 
 namespace spamsink::net {
@@ -42,6 +43,9 @@ struct ListenerSpec {
   core::Limits limits;
   // Tarpit mode only.
   TarpitSettings tarpit;
+  // Sink and relay modes: greet delay and early talkers (the tarpit has
+  // its own, in `tarpit`).
+  session::EarlyTalkPolicy early;
 };
 
 // Everything a session needs that a reload may change.

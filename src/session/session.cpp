@@ -25,6 +25,31 @@ Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id
 
 void Session::start(std::string& out) { reply(ReplyId::kGreeting, out); }
 
+void Session::start_teaser(std::string& out) { reply(ReplyId::kTeaser, out); }
+
+bool Session::note_early_talk(std::string_view first) {
+  if (early_talker_ || core::any_contains(config_.early.allow, peer_.ip)) return false;
+  early_talker_ = true;
+  early_len_ = static_cast<std::uint8_t>(first.size() < sizeof early_ ? first.size() : sizeof early_);
+  std::memcpy(early_, first.data(), early_len_);
+  return true;
+}
+
+void Session::early_talk_action(std::string& out) {
+  switch (config_.early.action) {
+    case EarlyTalkPolicy::Action::kIgnore: return;
+    case EarlyTalkPolicy::Action::kDefer: deferred_ = true; return;
+    case EarlyTalkPolicy::Action::kReject:
+      reply(config_.early.permanent ? ReplyId::kEarlyRejectPerm : ReplyId::kEarlyRejectTemp, out);
+      close(core::EndReason::kEarlyTalker);
+      return;
+  }
+}
+
+void Session::on_early_talk(std::string_view first, std::string& out) {
+  if (phase_ != Phase::kClosed && note_early_talk(first)) early_talk_action(out);
+}
+
 void Session::reply(ReplyId id, std::string& out) { out.append(replies_.get(id)); }
 
 void Session::close(core::EndReason reason) {
@@ -68,7 +93,16 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
         auto line = framer_.next(in);
         if (!line) return;  // the unfinished line is kept by the framer
         line_deadline_ = now + config_.limits.command_time;
+        const std::size_t mark = out.size();
         handle_line(*line, out);
+        // The message came in the same read as DATA, before our 354 could
+        // have reached the client: an early talker (RFC 2920 makes DATA the
+        // last command of a pipelined group; BDAT has no 354, no check).
+        if (phase_ == Phase::kData && !in.empty() && note_early_talk(in) &&
+            config_.early.action == EarlyTalkPolicy::Action::kReject) {
+          out.resize(mark);  // no 354: the reject replaces it
+          early_talk_action(out);
+        }
         break;
       }
       case Phase::kData: {
@@ -164,7 +198,14 @@ void Session::cmd_helo(std::string_view args, bool esmtp, std::string& out) {
   reply(esmtp ? ReplyId::kEhlo : ReplyId::kHelo, out);
 }
 
+ReplyId Session::defer_reply() const {
+  return config_.early.permanent ? ReplyId::kEarlyDeferPerm : ReplyId::kEarlyDeferTemp;
+}
+
 void Session::cmd_mail(std::string_view args, std::string& out) {
+  // A deferred early talker gets 450/550 to every MAIL and RCPT; they count
+  // as errors, so a bot that keeps trying meets the error limit.
+  if (deferred_) return error(defer_reply(), out);
   if (in_mail_) return error(ReplyId::kNestedMail, out);
   const smtp::PathArgs p = smtp::parse_mail_args(args);
   switch (p.status) {
@@ -189,6 +230,7 @@ void Session::cmd_mail(std::string_view args, std::string& out) {
 }
 
 void Session::cmd_rcpt(std::string_view args, std::string& out) {
+  if (deferred_) return error(defer_reply(), out);
   if (!in_mail_) return error(ReplyId::kNeedMail, out);
   const smtp::PathArgs p = smtp::parse_rcpt_args(args);
   switch (p.status) {
@@ -408,6 +450,8 @@ void Session::finish(core::TimePoint now) {
   r.bytes_out = bytes_out_;
   r.message_bytes = message_bytes_;
   r.reason = reason_;
+  r.early_talker = early_talker_;
+  r.early_bytes = std::string_view(early_, early_len_);
   sink_->session_closed(r);
 }
 

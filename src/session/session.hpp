@@ -22,7 +22,10 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "core/address.hpp"
+#include "core/cidr.hpp"
 #include "core/clock.hpp"
 #include "core/event_sink.hpp"
 #include "core/fixed_string.hpp"
@@ -33,11 +36,26 @@
 
 namespace spamsink::session {
 
+// Early talkers (postscreen's pregreet test, qpsmtpd's earlytalker): a
+// client that sends before our greeting is whole, or sends its message
+// before our 354. The driver waits greet_delay before start() (sending the
+// teaser first if asked) and reports bytes that arrive meanwhile through
+// on_early_talk(); the session itself spots a message sent before its 354.
+struct EarlyTalkPolicy {
+  enum class Action : std::uint8_t { kIgnore, kReject, kDefer };
+  Action action = Action::kIgnore;  // ignore: recorded only
+  bool permanent = true;            // reject 521 / defer 550, else 421 / 450
+  core::Duration greet_delay{};     // 0: greet at once (sink and relay default)
+  bool teaser = false;              // a "220-" line at once, the greeting after the delay
+  std::vector<core::Cidr> allow;    // never treated as talkers
+};
+
 struct SessionConfig {
   const smtp::ReplyTable* replies = nullptr;
   core::Limits limits;
   core::Mode mode = core::Mode::kSink;
   std::string_view listener;  // name for logs; must outlive the session
+  EarlyTalkPolicy early;
 };
 
 struct Peer {
@@ -56,6 +74,13 @@ class Session {
 
   // Appends the greeting.
   void start(std::string& out);
+  // Appends the "220-" teaser a greet delay starts with.
+  void start_teaser(std::string& out);
+  // The peer sent `first` before the greeting was whole (the driver peeks,
+  // so the bytes stay queued and are read as commands after the greeting).
+  // Records the talker and applies the policy: reject appends 521/421 and
+  // closes; defer answers every later MAIL and RCPT with 550/450.
+  void on_early_talk(std::string_view first, std::string& out);
   // Consumes all of `in`; appends the replies.
   void on_bytes(std::string_view in, core::TimePoint now, std::string& out);
   // The driver calls this once `now >= deadline()`; appends a 421.
@@ -79,6 +104,8 @@ class Session {
   std::uint32_t errors() const { return errors_; }
   std::uint64_t message_bytes() const { return message_bytes_; }
   std::uint64_t bytes_in() const { return bytes_in_; }
+  bool early_talker() const { return early_talker_; }
+  const SessionConfig& config() const { return config_; }
   std::string_view helo() const { return helo_.view(); }
   std::string_view mail_from() const { return mail_from_.view(); }
   // Bytes of an unfinished command line held (<= line_length_bytes + 1).
@@ -104,6 +131,11 @@ class Session {
   void error(smtp::ReplyId id, std::string& out);
   void count_error(std::string& out);
   void close(core::EndReason reason);
+  // Records an early talker; false when it is allowlisted.
+  bool note_early_talk(std::string_view first);
+  // Applies the early-talk action; `out` gets the reject reply.
+  void early_talk_action(std::string& out);
+  smtp::ReplyId defer_reply() const;
   void next_queue_id(char (&buf)[12]);
 
   const SessionConfig& config_;
@@ -130,6 +162,10 @@ class Session {
   bool bdat_ends_lf_ = false;   // the message's last byte so far is LF
   smtp::ReplyId bdat_refusal_ = smtp::ReplyId::kOk;  // reply for a skipped chunk
   bool too_big_ = false;        // this message passed the size limit
+  bool early_talker_ = false;   // talked before our greeting or our 354
+  bool deferred_ = false;       // early talker with the defer action
+  std::uint8_t early_len_ = 0;
+  char early_[16] = {};         // the first bytes it sent early
   std::uint64_t bdat_left_ = 0;  // bytes of the current chunk still due
   std::uint64_t bdat_chunk_ = 0;
   std::uint64_t bdat_bytes_ = 0;  // message bytes so far, over all chunks

@@ -125,7 +125,7 @@ struct StoredMessage {
 
 struct StoredSession {
   core::SessionRecord r;  // views cleared; copies below
-  std::string listener, helo, mail_from;
+  std::string listener, helo, mail_from, early_bytes;
 };
 
 class RecordingSink final : public core::EventSink {
@@ -135,8 +135,9 @@ class RecordingSink final : public core::EventSink {
                         m.size_bytes, m.accepted, m.has_digest, m.sha256});
   }
   void session_closed(const core::SessionRecord& s) noexcept override {
-    StoredSession st{s, std::string(s.listener), std::string(s.helo), std::string(s.mail_from)};
-    st.r.listener = st.r.helo = st.r.mail_from = {};
+    StoredSession st{s, std::string(s.listener), std::string(s.helo), std::string(s.mail_from),
+                     std::string(s.early_bytes)};
+    st.r.listener = st.r.helo = st.r.mail_from = st.r.early_bytes = {};
     sessions.push_back(st);
   }
   std::vector<StoredMessage> messages;
@@ -1333,6 +1334,157 @@ TEST_F(SessionTest, TenThousandPipelinedCommandsLeaveNothingBuffered) {
   EXPECT_LT(max_buffered, kRcpt.size());  // at most part of one command line
   EXPECT_EQ(s().buffered(), 0u);
   EXPECT_LT(max_out, 4096u);  // replies are per read, not accumulated
+}
+
+
+// ---- Early talkers (greet delay on sink listeners, body before 354) ------
+
+const std::string kTeaser = "220-mx.example.test ESMTP Postfix (Debian/GNU)\r\n";
+const std::string kEarlyReject = "521 5.5.1 Protocol error\r\n";
+const std::string kEarlyRejectTemp = "421 4.7.0 mx.example.test Error: Protocol error\r\n";
+const std::string kEarlyDefer = "550 5.5.1 Protocol error\r\n";
+const std::string kEarlyDeferTemp = "450 4.5.1 Protocol error\r\n";
+
+class EarlyTalkTest : public SessionTest {
+ protected:
+  // Opens without greeting, as the driver does during a greet delay.
+  void open_delayed(EarlyTalkPolicy::Action action, bool permanent = true, std::vector<core::Cidr> allow = {}) {
+    config_.replies = &table_;
+    config_.mode = core::Mode::kSink;
+    config_.listener = "sink-test";
+    config_.early.action = action;
+    config_.early.permanent = permanent;
+    config_.early.greet_delay = 5s;
+    config_.early.allow = std::move(allow);
+    start_ = clock_.now();
+    session_ = std::make_unique<Session>(config_, Peer{core::IpAddress::from_v4(0xc0000201), 40123}, kId, start_,
+                                         &sink_, &digest_);
+  }
+  std::string talk(std::string_view first) {
+    std::string out;
+    session_->on_early_talk(first, out);
+    return out;
+  }
+  std::string greet() {
+    std::string out;
+    session_->start(out);
+    return out;
+  }
+  const StoredSession& finish() {
+    session_->finish(clock_.now());
+    EXPECT_EQ(sink_.sessions.size(), 1u);
+    return sink_.sessions.back();
+  }
+};
+
+TEST_F(EarlyTalkTest, TeaserIsTheGreetingsFirstLine) {
+  open_delayed(EarlyTalkPolicy::Action::kIgnore);
+  std::string out;
+  s().start_teaser(out);
+  EXPECT_EQ(out, kTeaser);
+  EXPECT_EQ(greet(), kGreeting);
+}
+
+TEST_F(EarlyTalkTest, RejectPermanentAnswers521AndCloses) {
+  open_delayed(EarlyTalkPolicy::Action::kReject);
+  EXPECT_EQ(talk("EHLO bot.example\r\n"), kEarlyReject);
+  EXPECT_TRUE(s().closing());
+  const auto& st = finish();
+  EXPECT_EQ(st.r.reason, EndReason::kEarlyTalker);
+  EXPECT_TRUE(st.r.early_talker);
+  EXPECT_EQ(st.early_bytes, "EHLO bot.example");  // the first 16 bytes
+}
+
+TEST_F(EarlyTalkTest, RejectTemporaryAnswers421) {
+  open_delayed(EarlyTalkPolicy::Action::kReject, false);
+  EXPECT_EQ(talk("HELO x\r\n"), kEarlyRejectTemp);
+  EXPECT_TRUE(s().closing());
+}
+
+TEST_F(EarlyTalkTest, IgnoreRecordsAndTheCommandsAreAnsweredAfterTheGreeting) {
+  open_delayed(EarlyTalkPolicy::Action::kIgnore);
+  EXPECT_EQ(talk("EHLO bot"), "");
+  EXPECT_FALSE(s().closing());
+  EXPECT_EQ(greet(), kGreeting);
+  // The driver only peeked: the same bytes arrive again as input.
+  EXPECT_EQ(send("EHLO client.example\r\n"), kEhlo);
+  EXPECT_EQ(send(kMail), kMailOk);
+  const auto& st = finish();
+  EXPECT_TRUE(st.r.early_talker);
+  EXPECT_EQ(st.early_bytes, "EHLO bot");
+}
+
+TEST_F(EarlyTalkTest, DeferRefusesEveryMailAndRcptAndCountsThemAsErrors) {
+  open_delayed(EarlyTalkPolicy::Action::kDefer);
+  EXPECT_EQ(talk("EHLO bot\r\n"), "");
+  EXPECT_EQ(greet(), kGreeting);
+  EXPECT_EQ(send("EHLO client.example\r\n"), kEhlo);
+  EXPECT_EQ(send(kMail), kEarlyDefer);
+  EXPECT_EQ(send(kRcpt), kEarlyDefer);
+  EXPECT_EQ(send("NOOP\r\n"), kOk);
+  EXPECT_EQ(s().errors(), 2u);
+  // A bot that keeps trying meets the error limit.
+  std::string out;
+  for (int i = 0; i < 30 && !s().closing(); ++i) out += send(kMail);
+  EXPECT_TRUE(s().closing());
+  EXPECT_NE(out.find(kTooManyErrors), std::string::npos);
+  EXPECT_EQ(s().messages(), 0u);
+}
+
+TEST_F(EarlyTalkTest, DeferTemporaryAnswers450) {
+  open_delayed(EarlyTalkPolicy::Action::kDefer, false);
+  talk("x");
+  greet();
+  EXPECT_EQ(send(kRcpt), kEarlyDeferTemp);
+}
+
+TEST_F(EarlyTalkTest, AllowlistedClientsAreNeverTalkers) {
+  // The peer is 192.0.2.1; 192.0.2.0/24 is /120 in the IPv4-mapped space.
+  open_delayed(EarlyTalkPolicy::Action::kReject, true, {core::Cidr::make(core::IpAddress::from_v4(0xc0000200), 120)});
+  EXPECT_EQ(talk("EHLO friend\r\n"), "");
+  EXPECT_FALSE(s().closing());
+  EXPECT_FALSE(s().early_talker());
+  EXPECT_EQ(greet(), kGreeting);
+  EXPECT_FALSE(finish().r.early_talker);
+}
+
+TEST_F(EarlyTalkTest, OnlyTheFirstTalkIsRecorded) {
+  open_delayed(EarlyTalkPolicy::Action::kIgnore);
+  talk("first");
+  talk("second");
+  EXPECT_EQ(finish().early_bytes, "first");
+}
+
+// The body in the same read as DATA was sent before our 354 could arrive.
+TEST_F(EarlyTalkTest, BodyBeforeThe354IsAnEarlyTalkAndRejectReplacesThe354) {
+  open_delayed(EarlyTalkPolicy::Action::kReject);
+  greet();
+  ASSERT_EQ(send("EHLO client.example\r\n"), kEhlo);
+  EXPECT_EQ(send(kMail + kRcpt + "DATA\r\nSubject: spam\r\n\r\nbuy\r\n.\r\n"), kMailOk + kRcptOk + kEarlyReject);
+  EXPECT_TRUE(s().closing());
+  EXPECT_TRUE(sink_.messages.empty());
+  const auto& st = finish();
+  EXPECT_EQ(st.r.reason, EndReason::kEarlyTalker);
+  EXPECT_EQ(st.early_bytes, "Subject: spam\r\n\r");  // the first 16 bytes
+}
+
+TEST_F(EarlyTalkTest, BodyBeforeThe354IgnoredIsAcceptedAndRecorded) {
+  open_delayed(EarlyTalkPolicy::Action::kIgnore);
+  greet();
+  ASSERT_EQ(send("EHLO client.example\r\n"), kEhlo);
+  EXPECT_EQ(normalize(send(kMail + kRcpt + "DATA\r\nhello\r\n.\r\n")), kMailOk + kRcptOk + kDataGo + kQueued);
+  EXPECT_TRUE(finish().r.early_talker);
+}
+
+TEST_F(EarlyTalkTest, WaitingFor354IsNotEarlyTalkNorIsBdat) {
+  open_delayed(EarlyTalkPolicy::Action::kReject);
+  greet();
+  ASSERT_EQ(send("EHLO client.example\r\n"), kEhlo);
+  EXPECT_EQ(send(kMail + kRcpt + "DATA\r\n"), kMailOk + kRcptOk + kDataGo);
+  EXPECT_EQ(normalize(send("hello\r\n.\r\n")), kQueued);
+  EXPECT_EQ(normalize(send(kMail + kRcpt + "BDAT 5 LAST\r\nhello")),
+            kMailOk + kRcptOk + "250 2.0.0 Ok: 7 bytes queued as QID\r\n");
+  EXPECT_FALSE(finish().r.early_talker);
 }
 
 }  // namespace
