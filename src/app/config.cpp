@@ -467,7 +467,7 @@ ParseResult parse_config(int argc, const char* const* argv) {
   cli.add_flag("--check-config", check, "validate the configuration, print it, and exit");
   cli.add_flag("--version", version, "print the version and exit");
   cli.add_option("--sink", sinks,
-                 "sink listener ADDR:PORT, repeatable; replaces the default 127.0.0.1:2525 (port 0 = any)")
+                 "sink listener ADDR:PORT, repeatable; replaces the default listeners (port 0 = any)")
       ->type_name("ADDR:PORT");
   std::vector<std::string> tarpits;
   cli.add_option("--tarpit", tarpits,
@@ -543,9 +543,13 @@ ParseResult parse_config(int argc, const char* const* argv) {
       c.listeners.push_back(spec);
     }
   } else {
+    // DESIGN.md §2: a sink on 2525 and a tarpit on 2526, loopback only.
     net::ListenerSpec spec;
     make_listener("sink", "127.0.0.1:2525", c.limits, spec);
     c.listeners.push_back(spec);
+    net::ListenerSpec tarpit;
+    make_listener("tarpit", "127.0.0.1:2526", c.limits, tarpit);
+    c.listeners.push_back(tarpit);
   }
   if (c.greet_delay) c.tarpit.greet_delay = *c.greet_delay;
   if (c.tarpit.greet_delay >= c.tarpit.max_hold)

@@ -25,17 +25,33 @@ std::string write_file(const std::string& name, const std::string& text) {
   return path;
 }
 
-TEST(Config, DefaultsGiveOneSinkOnLoopback2525) {
+TEST(Config, DefaultsGiveASinkOnLoopback2525AndATarpitOn2526) {
   auto r = parse({});
   ASSERT_TRUE(r.config) << r.output;
-  ASSERT_EQ(r.config->listeners.size(), 1u);
+  ASSERT_EQ(r.config->listeners.size(), 2u);
   EXPECT_EQ(r.config->listeners[0].host, "127.0.0.1");
   EXPECT_EQ(r.config->listeners[0].port, 2525);
   EXPECT_EQ(r.config->listeners[0].mode, core::Mode::kSink);
+  EXPECT_EQ(r.config->listeners[0].early.greet_delay, core::Duration::zero());
+  EXPECT_EQ(r.config->listeners[1].host, "127.0.0.1");
+  EXPECT_EQ(r.config->listeners[1].port, 2526);
+  EXPECT_EQ(r.config->listeners[1].mode, core::Mode::kTarpit);
+  EXPECT_EQ(r.config->listeners[1].tarpit.greet_delay, core::Seconds{5});
   EXPECT_EQ(r.config->limits.line_length_bytes, 2048u);
   EXPECT_EQ(r.config->limits.message_size_bytes, 10240000u);
   EXPECT_GE(r.config->threads, 1);
   EXPECT_FALSE(r.config->hostname.empty());
+}
+
+TEST(Config, GreetDelayGivenAppliesToEveryListener) {
+  auto r = parse({"--greet-delay", "2s", "--early-talker", "defer", "--early-talker-reject-type", "temp",
+                  "--sink", "127.0.0.1:0", "--tarpit", "127.0.0.1:0"});
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_EQ(r.config->listeners.size(), 2u);
+  EXPECT_EQ(r.config->listeners[0].early.greet_delay, core::Seconds{2});
+  EXPECT_EQ(r.config->listeners[0].early.action, session::EarlyTalkPolicy::Action::kDefer);
+  EXPECT_FALSE(r.config->listeners[0].early.permanent);
+  EXPECT_EQ(r.config->listeners[1].tarpit.greet_delay, core::Seconds{2});
 }
 
 TEST(Config, FlagsSetEveryKindOfValue) {
