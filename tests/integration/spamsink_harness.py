@@ -115,6 +115,9 @@ class Daemon:
         # directory: keep every test's state in its own temp dir instead.
         if not any(a in ("--state-dir", "--db") for a in args):
             args += ["--state-dir", os.path.join(self.tmpdir, "var")]
+            # A daemon started as root with --user creates var/ for that
+            # user, who must be able to reach it.
+            os.chmod(self.tmpdir, 0o711)
         self.args = [BIN] + args
         self.log_path = os.path.join(self.tmpdir, "stderr.log")
         self._log = open(self.log_path, "wb")
