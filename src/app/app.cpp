@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -14,8 +15,10 @@
 #include "app/config.hpp"
 #include "app/log_sink.hpp"
 #include "app/logger.hpp"
+#include "app/offline.hpp"
 #include "core/units.hpp"
 #include "net/server.hpp"
+#include "store/store.hpp"
 
 namespace spamsink::app {
 
@@ -67,9 +70,31 @@ std::string drop_privileges(const std::string& user) {
   return {};
 }
 
+// Started as root with --user: the database's directory is created now,
+// while we may, and handed to that user, who opens the database after the
+// privilege drop (so its files belong to the user that writes them).
+// Directories that already exist are left as they are.
+std::string make_state_dir(const std::string& db, const std::string& user) {
+  const std::filesystem::path parent = std::filesystem::path(db).parent_path();
+  if (parent.empty() || geteuid() != 0) return {};
+  struct passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) return {};  // drop_privileges reports it
+  std::filesystem::path at;
+  for (const auto& part : parent) {
+    at /= part;
+    std::error_code ec;
+    if (std::filesystem::exists(at, ec)) continue;
+    if (!std::filesystem::create_directory(at, ec) || ec)
+      return "cannot create " + at.string() + ": " + (ec ? ec.message() : std::string("failed"));
+    if (::chown(at.c_str(), pw->pw_uid, pw->pw_gid) != 0) return "cannot hand " + at.string() + " to '" + user + "'";
+  }
+  return {};
+}
+
 }  // namespace
 
 int run(int argc, const char* const* argv) {
+  if (is_offline_command(argc, argv)) return run_offline(argc, argv);
   ParseResult parsed = parse_config(argc, argv);
   if (!parsed.config) {
     std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
@@ -92,10 +117,32 @@ int run(int argc, const char* const* argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // The store: every worker's records go to its StoreSink, which forwards
+  // them to that worker's LogSink (the session_close lines and totals).
+  std::unique_ptr<store::Store> store;
+  try {
+    store::StoreOptions so;
+    so.path = config.db;
+    so.queue_capacity = config.store_queue;
+    so.retain_days = config.retain_days;
+    so.retain_sessions = config.retain_sessions;
+    for (const auto& l : config.listeners) so.listeners.push_back({l.name, l.mode});
+    so.defer_open = true;  // opened below, as the user that will write it
+    store = std::make_unique<store::Store>(std::move(so), logger);
+  } catch (const std::exception& e) {
+    core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+      l.str("event", "store_open_failed").str("db", config.db).str("error", e.what());
+    });
+    return 1;
+  }
   std::vector<std::unique_ptr<LogSink>> sinks;
-  for (int i = 0; i < config.threads; ++i) sinks.push_back(std::make_unique<LogSink>(logger));
+  std::vector<core::EventSink*> store_sinks;
+  for (int i = 0; i < config.threads; ++i) {
+    sinks.push_back(std::make_unique<LogSink>(logger));
+    store_sinks.push_back(store->make_sink(sinks.back().get()));
+  }
   net::Server server(net::ServerOptions{config.threads}, runtime_of(config),
-                     [&](int i) -> core::EventSink* { return sinks[static_cast<std::size_t>(i)].get(); }, logger);
+                     [&](int i) -> core::EventSink* { return store_sinks[static_cast<std::size_t>(i)]; }, logger);
   try {
     server.bind();
   } catch (const std::exception& e) {
@@ -103,6 +150,12 @@ int run(int argc, const char* const* argv) {
     return 1;
   }
   if (!config.user.empty()) {
+    if (auto err = config.db.empty() ? std::string() : make_state_dir(config.db, config.user); !err.empty()) {
+      core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+        l.str("event", "store_open_failed").str("db", config.db).str("error", err);
+      });
+      return 1;
+    }
     if (auto err = drop_privileges(config.user); !err.empty()) {
       core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "privilege_drop_failed").str("error", err); });
       return 1;
@@ -119,6 +172,14 @@ int run(int argc, const char* const* argv) {
     l.num("max_conns", config.limits.max_connections).num("max_conns_per_ip", config.limits.max_connections_per_ip);
     l.num("uid", std::uint64_t{geteuid()});
   });
+  try {
+    store->open();
+  } catch (const std::exception& e) {
+    core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+      l.str("event", "store_open_failed").str("db", config.db).str("error", e.what());
+    });
+    return 1;
+  }
   server.start();
 
   auto log_totals = [&](std::string_view event) {
@@ -201,6 +262,7 @@ int run(int argc, const char* const* argv) {
     }
   }
   if (joiner.joinable()) joiner.join();
+  store->stop();  // the workers are done: everything they recorded is queued
   log_totals("stopped");
   return 0;
 }
