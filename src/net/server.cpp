@@ -18,6 +18,7 @@
 #include <deque>
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <stdexcept>
 #include <thread>
 
@@ -212,7 +213,7 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
   Conn c(w, std::move(sock), w.config, li, peer, id, start, w.sink);
   w.link(&c);
   w.out.clear();
-  c.session.start(w.out);
+  c.session.start(w.out, static_cast<std::int64_t>(std::time(nullptr)));
   bool alive = co_await send(c, w.out);
   while (alive && !c.session.closing()) {
     auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
