@@ -9,6 +9,19 @@ namespace spamsink::session {
 using smtp::ReplyId;
 using smtp::Verb;
 
+namespace {
+
+// What follows "FROM:" / "TO:", as Exim echoes it in an address error.
+std::string_view after_colon(std::string_view args) {
+  const std::size_t colon = args.find(':');
+  if (colon == std::string_view::npos) return args;
+  args.remove_prefix(colon + 1);
+  while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
+  return args;
+}
+
+}  // namespace
+
 Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id, core::TimePoint now,
                  core::EventSink* sink, core::BodyDigest* digest)
     : config_(config),
@@ -228,7 +241,7 @@ void Session::cmd_mail(std::string_view args, std::string& out) {
   switch (p.status) {
     case smtp::PathStatus::kOk: break;
     case smtp::PathStatus::kSyntax: return error(ReplyId::kMailSyntax, out);
-    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadSender, out, args);
+    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadSender, out, after_colon(args));
     case smtp::PathStatus::kBadSize: return error(ReplyId::kBadSizeSyntax, out);
     case smtp::PathStatus::kSizeOverflow: return error(ReplyId::kSizeOverflow, out);
     case smtp::PathStatus::kBadRet: return error(ReplyId::kBadRetSyntax, out);
@@ -251,7 +264,7 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
   switch (p.status) {
     case smtp::PathStatus::kOk: break;
     case smtp::PathStatus::kSyntax: return error(ReplyId::kRcptSyntax, out);
-    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadRecipient, out, args);
+    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadRecipient, out, after_colon(args));
     case smtp::PathStatus::kBadNotify: return error(ReplyId::kBadNotifySyntax, out);
     case smtp::PathStatus::kBadOrcpt: return error(ReplyId::kBadOrcptSyntax, out);
     case smtp::PathStatus::kBadSize:
@@ -261,7 +274,7 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
     case smtp::PathStatus::kUnsupported:
       return error(ReplyId::kUnsupportedOption, out, p.bad_param);
   }
-  if (p.address.empty()) return error(ReplyId::kBadRecipient, out, args);
+  if (p.address.empty()) return error(ReplyId::kBadRecipient, out, after_colon(args));
   if (rcpt_count_ >= config_.limits.recipients_per_message) {
     // Postfix: the first recipient_overshoot refusals are free; after that
     // each one counts toward the error limit.
