@@ -86,13 +86,13 @@ void Session::error(ReplyId id, std::string& out, std::string_view arg) {
   count_error(out, at);
 }
 
-void Session::unknown_command(std::string& out) {
+void Session::unknown_command(std::string& out, std::string_view line) {
   const std::uint32_t limit = replies_.behaviour().unknown_command_limit;
   if (limit != 0 && ++unknown_ >= limit) {
-    reply(ReplyId::kTooManyUnknown, out);
+    reply(ReplyId::kTooManyUnknown, out, line);
     return close(core::EndReason::kTooManyErrors);
   }
-  error(ReplyId::kUnknown, out);
+  error(ReplyId::kUnknown, out, line);
 }
 
 void Session::junk_command(std::string& out) {
@@ -125,6 +125,10 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
             close(core::EndReason::kProtocolError);
             break;
           }
+          if (replies_.behaviour().overlong == smtp::OverlongLine::kReply) {
+            error(ReplyId::kLineTooLong, out);
+            break;
+          }
           // kSplit: the MTA reads the line in pieces of the limit; the first
           // is parsed, the others (the line's tail, taken as junk) are
           // unknown commands.
@@ -132,7 +136,7 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
           const std::size_t text = line->wire_bytes - 1;  // without the LF (a CR counts: it is cut off too)
           const std::size_t limit = framer_.limit();
           for (std::size_t pieces = (text + limit - 1) / limit; pieces > 1 && phase_ == Phase::kCommand; --pieces)
-            unknown_command(out);
+            unknown_command(out, {});
           break;
         }
         handle_line(*line, out);
@@ -204,11 +208,11 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
       reply(ReplyId::kOk, out);
       return junk_command(out);
     case Verb::kVrfy:
-      if (!replies_.behaviour().vrfy) return unknown_command(out);
+      if (!replies_.behaviour().vrfy) return unknown_command(out, line.text);
       cmd_vrfy(cmd.args, out);
       return junk_command(out);
     case Verb::kHelp:
-      if (!replies_.behaviour().help) return unknown_command(out);
+      if (!replies_.behaviour().help) return unknown_command(out, line.text);
       return reply(ReplyId::kHelp, out);
     case Verb::kEtrn:
       cmd_etrn(cmd.args, out);
@@ -224,7 +228,7 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
       reply(ReplyId::kForbidden, out);
       return close(core::EndReason::kForbidden);
     case Verb::kEmpty: return error(ReplyId::kBadSyntax, out);
-    case Verb::kUnknown: return unknown_command(out);
+    case Verb::kUnknown: return unknown_command(out, line.text);
   }
 }
 
@@ -255,7 +259,7 @@ void Session::cmd_mail(std::string_view args, std::string& out) {
   reset_transaction();
   in_mail_ = true;
   mail_from_.assign(p.address);
-  reply(ReplyId::kMailOk, out);
+  reply(ReplyId::kMailOk, out, p.address);
 }
 
 void Session::cmd_rcpt(std::string_view args, std::string& out) {
@@ -283,7 +287,7 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
   }
   ++rcpt_count_;
   rcpts_.append_item(p.address, ',');
-  reply(ReplyId::kRcptOk, out);
+  reply(ReplyId::kRcptOk, out, p.address);
 }
 
 void Session::cmd_vrfy(std::string_view args, std::string& out) {

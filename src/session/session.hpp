@@ -107,8 +107,9 @@ class Session {
   // `reply_at`: where the error's reply starts in `out` (a merged limit
   // reply rewrites its last line).
   void count_error(std::string& out, std::size_t reply_at);
-  // An unknown command (HELP and VRFY too, for a persona without them).
-  void unknown_command(std::string& out);
+  // An unknown command (HELP and VRFY too, for a persona without them);
+  // `line` is what the peer sent ({arg} in the reply).
+  void unknown_command(std::string& out, std::string_view line);
   void close(core::EndReason reason);
   // The persona's queue-id format, at most kMaxQueueId bytes; returns the length.
   static constexpr std::size_t kMaxQueueId = 64;

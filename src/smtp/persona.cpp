@@ -99,6 +99,11 @@ bool printable(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 
+// A reply line may hold tabs too (Sendmail's HELP).
+bool printable_or_tab(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; });
+}
+
 // Checks placeholders; "" or the problem.
 std::string check_placeholders(std::string_view t) {
   for (std::size_t k = t.find('{'); k != std::string_view::npos; k = t.find('{', k + 1)) {
@@ -122,7 +127,7 @@ std::string check_reply(std::string_view text, bool open) {
     const std::size_t nl = text.find('\n', pos);
     const bool last = nl == std::string_view::npos;
     std::string_view line = text.substr(pos, last ? std::string_view::npos : nl - pos);
-    if (!printable(line)) return "a line with a control character (CR, tab...): write lines separated by \\n";
+    if (!printable_or_tab(line)) return "a line with a control character (CR, LF...): write lines separated by \\n";
     std::size_t code_len = 3;
     if (line.starts_with("{code}")) {
       code_len = 6;
@@ -245,7 +250,8 @@ PersonaResult parse_persona(std::string_view text, std::string_view origin) {
           if (s == "truncate") p.behaviour.overlong = OverlongLine::kTruncate;
           else if (s == "split") p.behaviour.overlong = OverlongLine::kSplit;
           else if (s == "reply_close") p.behaviour.overlong = OverlongLine::kReplyClose;
-          else return fail(full, "bad value '" + s + "': truncate, split or reply_close");
+          else if (s == "reply") p.behaviour.overlong = OverlongLine::kReply;
+          else return fail(full, "bad value '" + s + "': truncate, split, reply or reply_close");
         } else if (b == "error_limit_style") {
           if (!str(bn, full, s)) return r;
           if (s == "separate") p.behaviour.error_limit_merge = false;

@@ -100,6 +100,7 @@ enum class OverlongLine : std::uint8_t {
   kTruncate,    // Postfix: keep line_length_limit bytes, parse them, drop the rest
   kSplit,       // Exim: every line_length_limit bytes are read as a command of their own
   kReplyClose,  // OpenSMTPD: reply line_too_long and close
+  kReply,       // reply line_too_long (an error) and go on
 };
 
 // Where MTAs differ in more than a text. Data too: the session reads it.
