@@ -215,6 +215,7 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
       if (!replies_.behaviour().help) return unknown_command(out, line.text);
       return reply(ReplyId::kHelp, out);
     case Verb::kEtrn:
+      if (!replies_.behaviour().etrn) return unknown_command(out, line.text);
       cmd_etrn(cmd.args, out);
       return junk_command(out);
     case Verb::kQuit:

@@ -335,6 +335,7 @@ PersonaResult parse_persona(std::string_view text, std::string_view origin) {
       if (key == "help" && target == "unknown") p.behaviour.help = false;
       else if (key == "help") p.behaviour.help = true;
       if (key == "vrfy" && target == "unknown") p.behaviour.vrfy = false;
+      if (key == "etrn_refused" && target == "unknown") p.behaviour.etrn = false;
       auto to = replies.find(target);
       if (to == replies.end()) return fail(full, "'=" + target + "' names no reply key");
       if (to->second.starts_with("=")) return fail(full, "'=" + target + "' is itself an alias");

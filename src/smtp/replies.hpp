@@ -115,6 +115,7 @@ struct PersonaBehaviour {
   std::uint32_t unknown_command_limit = 0;
   bool help = false;  // HELP answered with kHelp; false: an unknown command
   bool vrfy = true;   // VRFY known; false: an unknown command
+  bool etrn = true;   // ETRN known; false: an unknown command
 };
 
 // The per-session values a dynamic text may carry.
