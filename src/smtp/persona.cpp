@@ -210,6 +210,14 @@ PersonaResult parse_persona(std::string_view text, std::string_view origin) {
         r.error = fail_text(origin, key, e);
         return false;
       }
+      // A keyword is the same for every session: only {host} and {size}.
+      for (std::size_t b = s->get().find('{'); b != std::string::npos; b = s->get().find('{', b + 1)) {
+        const std::string_view rest = std::string_view(s->get()).substr(b);
+        if (!rest.starts_with("{host}") && !rest.starts_with("{size}")) {
+          r.error = fail_text(origin, key, "a keyword may hold only {host} and {size}");
+          return false;
+        }
+      }
       out.push_back(s->get());
     }
     return true;

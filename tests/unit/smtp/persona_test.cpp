@@ -146,6 +146,8 @@ TEST(Persona, BrokenFilesNameTheKey) {
   expect_refused(replaced(p, "\"STARTTLS\", ", ""), "ehlo.keywords_tls", "must list STARTTLS");
   expect_refused(replaced(p, "greeting = \"{host}\"", "greeting = \"\""), "ehlo.greeting", "non-empty");
   expect_refused(replaced(p, "keywords = [\"PIPELINING\"", "keywords = [\"\""), "ehlo.keywords", "non-empty");
+  expect_refused(replaced(p, "\"VRFY\", \"ETRN\", \"ENHANCEDSTATUSCODES\"", "\"VRFY {helo}\", \"ETRN\", \"ENHANCEDSTATUSCODES\""),
+                 "ehlo.keywords", "only {host} and {size}");
   expect_refused(replaced(p, "format = \"HHHHHHHHHHH\"", "format = \"HH HH\""), "queue_id.format", "without spaces");
   expect_refused(replaced(p, "[queue_id]", "[queue_id]\nlength = 3"), "queue_id.length", "unknown key");
   expect_refused(replaced(p, "name = \"postfix\"", "name = \"postfix\"\ncolour = \"blue\""), "colour", "unknown key");
