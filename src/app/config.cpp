@@ -118,7 +118,8 @@ const std::vector<LimitKey>& limit_keys() {
   using L = core::Limits;
   static const std::vector<LimitKey> keys = {
       {"line_length_limit", "SIZE",
-       "longest command line kept, bytes (default 2048, min 512); longer lines are truncated",
+       "longest command line kept, bytes (min 512; default: the persona's, postfix 2048); what a longer line gets "
+       "is the persona's",
        size_limit("line_length_limit", &L::line_length_bytes, L::kMinLineLength, L::kMaxLineLength)},
       {"body_line_limit", "SIZE", "body lines longer than this are counted as long lines, bytes (default 2048)",
        size_limit("body_line_limit", &L::body_line_bytes, 1, std::uint64_t{1} << 30)},
@@ -129,7 +130,8 @@ const std::vector<LimitKey>& limit_keys() {
       {"recipient_overshoot_limit", "N",
        "recipients refused past recipient_limit before each counts as an error (default 1000)",
        count_limit("recipient_overshoot_limit", &L::recipient_overshoot, 0)},
-      {"error_limit", "N", "error replies per session before 421 and close (default 20)",
+      {"error_limit", "N", "error replies per session before the persona's too-many-errors reply and close (default: the "
+                          "persona's, postfix 20)",
        count_limit("error_limit", &L::errors_per_session, 1)},
       {"junk_command_limit", "N", "NOOP/RSET/VRFY/ETRN per session before each counts as an error (default 100)",
        count_limit("junk_command_limit", &L::junk_commands_per_session, 1)},

@@ -7,6 +7,9 @@
 // (a MessageRecord per message) and once at the end (a SessionRecord).
 // This is DESIGN.md's "actions out" in a cheap form: Send = text appended
 // to `out`, Wait = deadline(), Close = closing(), Record = EventSink calls.
+// The texts, and the few behaviours where MTAs differ (over-long lines,
+// how the error limit ends a session, an unknown-command limit, whether
+// HELP/VRFY/ETRN exist), come from the persona's ReplyTable.
 // Invariants:
 //  - replies to everything in one on_bytes() call are appended in order, so
 //    a pipelined group is answered in one write;
