@@ -1,6 +1,7 @@
 #include "smtp/replies.hpp"
 
 #include <charconv>
+#include <vector>
 
 #include "smtp/persona.hpp"
 
@@ -104,7 +105,7 @@ void append_rfc5322_date(std::int64_t unix_time, std::string& out) {
 }
 
 ReplyTable ReplyTable::from_persona(const Persona& p, std::string_view hostname, std::uint64_t size_limit,
-                                    std::int64_t unix_time) {
+                                    std::int64_t unix_time, bool tls_available) {
   ReplyTable t;
   t.hostname_ = std::string(hostname);
   t.name_ = p.name;
@@ -120,12 +121,13 @@ ReplyTable ReplyTable::from_persona(const Persona& p, std::string_view hostname,
     t.set(id, std::move(text));
   }
   // EHLO: the greeting line, then the keywords, each "250-" but the last.
+  const std::vector<std::string>& keywords = tls_available && p.starttls ? p.ehlo_keywords_tls : p.ehlo_keywords;
   std::string ehlo = "250";
-  ehlo += p.ehlo_keywords.empty() ? " " : "-";
+  ehlo += keywords.empty() ? " " : "-";
   ehlo += p.ehlo_greeting + "\r\n";
-  for (std::size_t i = 0; i < p.ehlo_keywords.size(); ++i) {
-    ehlo += i + 1 == p.ehlo_keywords.size() ? "250 " : "250-";
-    ehlo += p.ehlo_keywords[i] + "\r\n";
+  for (std::size_t i = 0; i < keywords.size(); ++i) {
+    ehlo += i + 1 == keywords.size() ? "250 " : "250-";
+    ehlo += keywords[i] + "\r\n";
   }
   std::string text;
   render_static(ehlo, hostname, size, text);

@@ -137,9 +137,11 @@ class ReplyTable {
   static constexpr std::size_t kMaxHostname = 253;
 
   // `persona` rendered for `hostname`, with `size_limit` in EHLO;
-  // `unix_time` is the date in get() of a dynamic text.
+  // `unix_time` is the date in get() of a dynamic text. `tls_available`:
+  // EHLO lists the persona's keywords_tls (STARTTLS among them) when the
+  // persona offers STARTTLS; today's callers pass false (no TLS yet).
   static ReplyTable from_persona(const Persona& persona, std::string_view hostname, std::uint64_t size_limit,
-                                 std::int64_t unix_time = 0);
+                                 std::int64_t unix_time = 0, bool tls_available = false);
   // The embedded `postfix` persona (stock Postfix 3.7).
   static ReplyTable postfix(std::string_view hostname, std::uint64_t size_limit);
 

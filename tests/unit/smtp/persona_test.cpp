@@ -97,6 +97,20 @@ TEST(Persona, DynamicTextsRenderPerSession) {
   EXPECT_EQ(out, "501 " + std::string(ReplyTable::kMaxEcho, 'a') + ": missing or malformed local part\r\n");
 }
 
+TEST(Persona, EhloWithTlsListsStarttlsWhereTheMtaDoes) {
+  const ReplyTable plain = ReplyTable::from_persona(builtin_persona("postfix"), "h.example", 1);
+  const ReplyTable tls = ReplyTable::from_persona(builtin_persona("postfix"), "h.example", 1, 0, true);
+  EXPECT_EQ(plain.get(ReplyId::kEhlo).find("STARTTLS"), std::string_view::npos);
+  EXPECT_NE(tls.get(ReplyId::kEhlo).find("250-ETRN\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n"),
+            std::string_view::npos)
+      << tls.get(ReplyId::kEhlo);
+  // A persona that does not offer STARTTLS keeps its plain list.
+  Persona p = builtin_persona("exim");
+  p.starttls = false;
+  EXPECT_EQ(ReplyTable::from_persona(p, "h.example", 1, 0, true).get(ReplyId::kEhlo).find("STARTTLS"),
+            std::string_view::npos);
+}
+
 TEST(Persona, Rfc5322Dates) {
   std::string out;
   append_rfc5322_date(951868799, out);  // 2000-02-29 23:59:59: a leap day
