@@ -74,6 +74,12 @@ void Session::count_error(std::string& out, std::size_t reply_at) {
     smtp::ReplyVars v;
     v.code = std::string_view(code, 3);
     replies_.render(ReplyId::kTooManyErrors, v, out);
+  } else if (replies_.behaviour().error_limit_merge) {
+    // Nothing to merge into (a junk command's reply was not an error):
+    // the limit's text alone, with the closing code.
+    smtp::ReplyVars v;
+    v.code = "421";
+    replies_.render(ReplyId::kTooManyErrors, v, out);
   } else {
     reply(ReplyId::kTooManyErrors, out);
   }
