@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build run test test-release test-asan bench fuzz clean
+.PHONY: all deps build run test test-release test-asan bench fuzz clean record-personas
 
 all: build
 
@@ -36,6 +36,12 @@ test-asan: deps
 
 bench: build
 	bench/run-all
+
+# Records tests/personas/{postfix,exim,opensmtpd}.rec from the real MTAs
+# (root; Exim and OpenSMTPD are unpacked from their Debian packages into a
+# temp dir, never installed). Not part of `make test`, which replays them.
+record-personas:
+	scripts/record-personas
 
 # libFuzzer builds (clang-14); `make fuzz FUZZ_SECONDS=60` runs each target.
 FUZZ_SECONDS ?= 30

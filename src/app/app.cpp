@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <ctime>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -30,7 +31,8 @@ std::shared_ptr<net::RuntimeConfig> runtime_of(const Config& c) {
   rc->limits = c.limits;
   std::uint64_t size = 0;
   for (const auto& l : c.listeners) size = std::max<std::uint64_t>(size, l.limits.message_size_bytes);
-  rc->replies = smtp::ReplyTable::postfix(c.hostname, size == 0 ? c.limits.message_size_bytes : size);
+  rc->replies = smtp::ReplyTable::from_persona(c.persona_data, c.hostname, size == 0 ? c.limits.message_size_bytes : size,
+                                               static_cast<std::int64_t>(std::time(nullptr)));
   rc->hash_bodies = c.hash_bodies;
   rc->shutdown_grace = c.shutdown_grace;
   return rc;
@@ -169,6 +171,7 @@ int run(int argc, const char* const* argv) {
   }
   core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
     l.str("event", "started").str("version", "0.1.0").num("threads", config.threads).str("hostname", config.hostname);
+    l.str("persona", config.persona_data.name);
     l.num("max_conns", config.limits.max_connections).num("max_conns_per_ip", config.limits.max_connections_per_ip);
     l.num("uid", std::uint64_t{geteuid()});
   });

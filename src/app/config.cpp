@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <asio/ip/address.hpp>
+#include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -116,7 +118,8 @@ const std::vector<LimitKey>& limit_keys() {
   using L = core::Limits;
   static const std::vector<LimitKey> keys = {
       {"line_length_limit", "SIZE",
-       "longest command line kept, bytes (default 2048, min 512); longer lines are truncated",
+       "longest command line kept, bytes (min 512; default: the persona's, postfix 2048); what a longer line gets "
+       "is the persona's",
        size_limit("line_length_limit", &L::line_length_bytes, L::kMinLineLength, L::kMaxLineLength)},
       {"body_line_limit", "SIZE", "body lines longer than this are counted as long lines, bytes (default 2048)",
        size_limit("body_line_limit", &L::body_line_bytes, 1, std::uint64_t{1} << 30)},
@@ -127,7 +130,8 @@ const std::vector<LimitKey>& limit_keys() {
       {"recipient_overshoot_limit", "N",
        "recipients refused past recipient_limit before each counts as an error (default 1000)",
        count_limit("recipient_overshoot_limit", &L::recipient_overshoot, 0)},
-      {"error_limit", "N", "error replies per session before 421 and close (default 20)",
+      {"error_limit", "N", "error replies per session before the persona's too-many-errors reply and close (default: the "
+                          "persona's, postfix 20)",
        count_limit("error_limit", &L::errors_per_session, 1)},
       {"junk_command_limit", "N", "NOOP/RSET/VRFY/ETRN per session before each counts as an error (default 100)",
        count_limit("junk_command_limit", &L::junk_commands_per_session, 1)},
@@ -156,6 +160,27 @@ const std::vector<Key>& global_keys() {
                    if (!smtp::valid_hostname(v))
                      return bad("hostname", v, "letters, digits, '.' and '-', at most 253 bytes");
                    c.hostname = v;
+                   return {};
+                 }});
+    k.push_back({"persona", "NAME",
+                 "the MTA spamsink looks like: greeting, EHLO keywords, reply texts, queue ids; one of " + [] {
+                   std::string names;
+                   for (const auto& n : smtp::builtin_persona_names()) names += (names.empty() ? "" : ", ") + n;
+                   return names;
+                 }() + " (default postfix)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (!smtp::builtin_persona_text(v)) {
+                     std::string names;
+                     for (const auto& n : smtp::builtin_persona_names()) names += (names.empty() ? "" : ", ") + n;
+                     return bad("persona", v, names + " (or persona_file for your own)");
+                   }
+                   c.persona = v;
+                   return {};
+                 }});
+    k.push_back({"persona_file", "FILE", "a persona of your own (TOML, see docs/personas.md); wins over persona",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty()) return bad("persona_file", v, "a file path");
+                   c.persona_file = v;
                    return {};
                  }});
     k.push_back({"max_conns", "N", "connections at once, all listeners (default 10000, 0 = no limit)",
@@ -339,7 +364,12 @@ const std::vector<Key>& global_keys() {
                  }});
     for (const auto& lk : limit_keys()) {
       LimitSetter s = lk.set;
-      k.push_back({lk.name, lk.type, lk.help, [s](Config& c, std::string_view v) { return s(c.limits, v); }});
+      std::string name = lk.name;
+      k.push_back({lk.name, lk.type, lk.help, [s, name](Config& c, std::string_view v) {
+                     auto err = s(c.limits, v);
+                     if (err.empty()) c.limits_given.push_back(name);
+                     return err;
+                   }});
     }
     return k;
   }();
@@ -452,6 +482,34 @@ std::string load_file(const std::string& path, Config& c, std::vector<PendingLis
   return {};
 }
 
+// Loads the persona (file or embedded) into c.persona_data, and applies its
+// own limits where the operator set none.
+std::string load_persona(Config& c) {
+  if (!c.persona_file.empty()) {
+    std::ifstream f(c.persona_file, std::ios::binary);
+    if (!f) return "persona_file: cannot read '" + c.persona_file + "'";
+    std::string text;
+    char buf[4096];
+    while (f.read(buf, sizeof buf) || f.gcount() > 0) {
+      text.append(buf, static_cast<std::size_t>(f.gcount()));
+      if (text.size() > smtp::Persona::kMaxPersonaBytes)
+        return "persona_file: " + c.persona_file + ": larger than " + std::to_string(smtp::Persona::kMaxPersonaBytes) +
+               " bytes";
+    }
+    auto r = smtp::parse_persona(text, c.persona_file);
+    if (!r.persona) return "persona_file: " + r.error;
+    c.persona_data = std::move(*r.persona);
+  } else {
+    c.persona_data = smtp::builtin_persona(c.persona);
+  }
+  auto given = [&](std::string_view key) {
+    return std::find(c.limits_given.begin(), c.limits_given.end(), key) != c.limits_given.end();
+  };
+  if (!given("line_length_limit")) c.limits.line_length_bytes = c.persona_data.line_length_limit;
+  if (!given("error_limit")) c.limits.errors_per_session = c.persona_data.error_limit;
+  return {};
+}
+
 }  // namespace
 
 std::string parse_listen_address(std::string_view text, net::ListenerSpec& spec) {
@@ -556,6 +614,7 @@ ParseResult parse_config(int argc, const char* const* argv) {
     result.exit_code = 2;
     return result;
   };
+  if (auto err = load_persona(c); !err.empty()) return fail(err);
   if (auto err = c.limits.validate(); !err.empty()) return fail(err);
 
   // Listeners: flags replace the file's, the file's replace the default.
@@ -644,6 +703,10 @@ std::string describe(const Config& c) {
   std::ostringstream os;
   os << "threads = " << c.threads << "\n";
   os << "hostname = \"" << c.hostname << "\"\n";
+  if (c.persona_file.empty())
+    os << "persona = \"" << c.persona << "\"\n";
+  else
+    os << "persona_file = \"" << c.persona_file << "\"  # persona " << c.persona_data.name << "\n";
   os << "max_conns = " << c.limits.max_connections << "\n";
   os << "max_conns_per_ip = " << c.limits.max_connections_per_ip << "\n";
   os << "shutdown_grace = \"" << core::format_duration(c.shutdown_grace) << "\"\n";

@@ -18,6 +18,7 @@
 #include "core/log_format.hpp"
 #include "core/logger.hpp"
 #include "net/server.hpp"
+#include "smtp/persona.hpp"
 
 namespace spamsink::app {
 
@@ -29,6 +30,10 @@ struct Config {
   std::optional<core::Duration> greet_delay;
   int threads = 0;      // 0 = one per core
   std::string hostname;  // "" = the system's
+  std::string persona = "postfix";  // an embedded persona (personas/*.toml)
+  std::string persona_file;         // a persona file; wins over `persona`
+  smtp::Persona persona_data;       // the one loaded (parse_config fills it)
+  std::vector<std::string> limits_given;  // limit keys set in the file or by a flag
   bool hash_bodies = true;
   core::Duration shutdown_grace = core::Seconds{10};
   core::LogFormat log_format = core::LogFormat::kKeyValue;

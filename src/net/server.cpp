@@ -19,6 +19,7 @@
 #include <deque>
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <stdexcept>
 #include <thread>
 
@@ -272,7 +273,7 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
   }
   if (alive) {
     w.out.clear();
-    c.session.start(w.out);
+    c.session.start(w.out, static_cast<std::int64_t>(std::time(nullptr)));
     alive = co_await send(c, w.out);
   }
   while (alive && !c.session.closing()) {

@@ -9,6 +9,19 @@ namespace spamsink::session {
 using smtp::ReplyId;
 using smtp::Verb;
 
+namespace {
+
+// What follows "FROM:" / "TO:", as Exim echoes it in an address error.
+std::string_view after_colon(std::string_view args) {
+  const std::size_t colon = args.find(':');
+  if (colon == std::string_view::npos) return args;
+  args.remove_prefix(colon + 1);
+  while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
+  return args;
+}
+
+}  // namespace
+
 Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id, core::TimePoint now,
                  core::EventSink* sink, core::BodyDigest* digest)
     : config_(config),
@@ -21,9 +34,14 @@ Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id
       line_deadline_(now + config.limits.command_time),
       end_of_life_(now + config.limits.session_lifetime),
       framer_(config.limits.line_length_bytes),
-      scanner_(config.limits.body_line_bytes) {}
+      scanner_(config.limits.body_line_bytes) {
+  ip_len_ = static_cast<std::uint8_t>(peer_.ip.format(ip_text_));
+}
 
-void Session::start(std::string& out) { reply(ReplyId::kGreeting, out); }
+void Session::start(std::string& out, std::int64_t unix_time) {
+  unix_start_ = unix_time;
+  reply(ReplyId::kGreeting, out);
+}
 
 void Session::start_teaser(std::string& out) { reply(ReplyId::kTeaser, out); }
 
@@ -50,7 +68,18 @@ void Session::on_early_talk(std::string_view first, std::string& out) {
   if (phase_ != Phase::kClosed && note_early_talk(first)) early_talk_action(out);
 }
 
-void Session::reply(ReplyId id, std::string& out) { out.append(replies_.get(id)); }
+void Session::reply(ReplyId id, std::string& out, std::string_view arg) {
+  if (!replies_.dynamic(id)) {
+    out.append(replies_.get(id));
+    return;
+  }
+  smtp::ReplyVars v;
+  v.helo = helo_.view();
+  v.ip = std::string_view(ip_text_, ip_len_);
+  v.arg = arg;
+  v.unix_time = unix_start_;
+  replies_.render(id, v, out);
+}
 
 void Session::close(core::EndReason reason) {
   if (phase_ == Phase::kClosed) return;
@@ -58,20 +87,47 @@ void Session::close(core::EndReason reason) {
   reason_ = reason;
 }
 
-void Session::count_error(std::string& out) {
-  if (++errors_ >= config_.limits.errors_per_session) {
+void Session::count_error(std::string& out, std::size_t reply_at) {
+  if (++errors_ < config_.limits.errors_per_session) return;
+  if (replies_.behaviour().error_limit_merge && reply_at + 4 <= out.size()) {
+    // Exim: the error's last line becomes a continuation, and the limit's
+    // text, with the error's code, ends the reply.
+    const std::size_t last = out.rfind("\r\n", out.size() - 3);
+    const std::size_t line = (last == std::string::npos || last < reply_at) ? reply_at : last + 2;
+    char code[3] = {out[line], out[line + 1], out[line + 2]};
+    if (line + 3 < out.size()) out[line + 3] = '-';
+    smtp::ReplyVars v;
+    v.code = std::string_view(code, 3);
+    replies_.render(ReplyId::kTooManyErrors, v, out);
+  } else if (replies_.behaviour().error_limit_merge) {
+    // Nothing to merge into (a junk command's reply was not an error):
+    // the limit's text alone, with the closing code.
+    smtp::ReplyVars v;
+    v.code = "421";
+    replies_.render(ReplyId::kTooManyErrors, v, out);
+  } else {
     reply(ReplyId::kTooManyErrors, out);
-    close(core::EndReason::kTooManyErrors);
   }
+  close(core::EndReason::kTooManyErrors);
 }
 
-void Session::error(ReplyId id, std::string& out) {
-  reply(id, out);
-  count_error(out);
+void Session::error(ReplyId id, std::string& out, std::string_view arg) {
+  const std::size_t at = out.size();
+  reply(id, out, arg);
+  count_error(out, at);
+}
+
+void Session::unknown_command(std::string& out, std::string_view line) {
+  const std::uint32_t limit = replies_.behaviour().unknown_command_limit;
+  if (limit != 0 && ++unknown_ >= limit) {
+    reply(ReplyId::kTooManyUnknown, out, line);
+    return close(core::EndReason::kTooManyErrors);
+  }
+  error(ReplyId::kUnknown, out, line);
 }
 
 void Session::junk_command(std::string& out) {
-  if (phase_ != Phase::kClosed && ++junk_ > config_.limits.junk_commands_per_session) count_error(out);
+  if (phase_ != Phase::kClosed && ++junk_ > config_.limits.junk_commands_per_session) count_error(out, out.size());
 }
 
 void Session::reset_transaction() {
@@ -93,6 +149,27 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
         auto line = framer_.next(in);
         if (!line) return;  // the unfinished line is kept by the framer
         line_deadline_ = now + config_.limits.command_time;
+        if (line->truncated && replies_.behaviour().overlong != smtp::OverlongLine::kTruncate) {
+          if (replies_.behaviour().overlong == smtp::OverlongLine::kReplyClose) {
+            reply(ReplyId::kLineTooLong, out);
+            ++errors_;
+            close(core::EndReason::kProtocolError);
+            break;
+          }
+          if (replies_.behaviour().overlong == smtp::OverlongLine::kReply) {
+            error(ReplyId::kLineTooLong, out);
+            break;
+          }
+          // kSplit: the MTA reads the line in pieces of the limit; the first
+          // is parsed, the others (the line's tail, taken as junk) are
+          // unknown commands.
+          handle_line(*line, out);
+          const std::size_t text = line->wire_bytes - 1;  // without the LF (a CR counts: it is cut off too)
+          const std::size_t limit = framer_.limit();
+          for (std::size_t pieces = (text + limit - 1) / limit; pieces > 1 && phase_ == Phase::kCommand; --pieces)
+            unknown_command(out, {});
+          break;
+        }
         const std::size_t mark = out.size();
         handle_line(*line, out);
         // The message came in the same read as DATA, before our 354 could
@@ -164,16 +241,21 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
         error(ReplyId::kRsetArgs, out);
       } else {
         reset_transaction();
-        reply(ReplyId::kOk, out);
+        reply(ReplyId::kReset, out);
       }
       return junk_command(out);
     case Verb::kNoop:
       reply(ReplyId::kOk, out);
       return junk_command(out);
     case Verb::kVrfy:
+      if (!replies_.behaviour().vrfy) return unknown_command(out, line.text);
       cmd_vrfy(cmd.args, out);
       return junk_command(out);
+    case Verb::kHelp:
+      if (!replies_.behaviour().help) return unknown_command(out, line.text);
+      return reply(ReplyId::kHelp, out);
     case Verb::kEtrn:
+      if (!replies_.behaviour().etrn) return unknown_command(out, line.text);
       cmd_etrn(cmd.args, out);
       return junk_command(out);
     case Verb::kQuit:
@@ -187,7 +269,7 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
       reply(ReplyId::kForbidden, out);
       return close(core::EndReason::kForbidden);
     case Verb::kEmpty: return error(ReplyId::kBadSyntax, out);
-    case Verb::kUnknown: return error(ReplyId::kUnknown, out);
+    case Verb::kUnknown: return unknown_command(out, line.text);
   }
 }
 
@@ -211,7 +293,7 @@ void Session::cmd_mail(std::string_view args, std::string& out) {
   switch (p.status) {
     case smtp::PathStatus::kOk: break;
     case smtp::PathStatus::kSyntax: return error(ReplyId::kMailSyntax, out);
-    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadSender, out);
+    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadSender, out, after_colon(args));
     case smtp::PathStatus::kBadSize: return error(ReplyId::kBadSizeSyntax, out);
     case smtp::PathStatus::kSizeOverflow: return error(ReplyId::kSizeOverflow, out);
     case smtp::PathStatus::kBadRet: return error(ReplyId::kBadRetSyntax, out);
@@ -219,14 +301,13 @@ void Session::cmd_mail(std::string_view args, std::string& out) {
     case smtp::PathStatus::kBadNotify:
     case smtp::PathStatus::kBadOrcpt:
     case smtp::PathStatus::kUnsupported:
-      replies_.unsupported_option(p.bad_param, out);
-      return count_error(out);
+      return error(ReplyId::kUnsupportedOption, out, p.bad_param);
   }
   if (p.has_size && p.size > config_.limits.message_size_bytes) return error(ReplyId::kSizeTooBig, out);
   reset_transaction();
   in_mail_ = true;
   mail_from_.assign(p.address);
-  reply(ReplyId::kMailOk, out);
+  reply(ReplyId::kMailOk, out, p.address);
 }
 
 void Session::cmd_rcpt(std::string_view args, std::string& out) {
@@ -236,7 +317,7 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
   switch (p.status) {
     case smtp::PathStatus::kOk: break;
     case smtp::PathStatus::kSyntax: return error(ReplyId::kRcptSyntax, out);
-    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadRecipient, out);
+    case smtp::PathStatus::kBadAddress: return error(ReplyId::kBadRecipient, out, after_colon(args));
     case smtp::PathStatus::kBadNotify: return error(ReplyId::kBadNotifySyntax, out);
     case smtp::PathStatus::kBadOrcpt: return error(ReplyId::kBadOrcptSyntax, out);
     case smtp::PathStatus::kBadSize:
@@ -244,10 +325,9 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
     case smtp::PathStatus::kBadRet:
     case smtp::PathStatus::kBadEnvid:
     case smtp::PathStatus::kUnsupported:
-      replies_.unsupported_option(p.bad_param, out);
-      return count_error(out);
+      return error(ReplyId::kUnsupportedOption, out, p.bad_param);
   }
-  if (p.address.empty()) return error(ReplyId::kBadRecipient, out);
+  if (p.address.empty()) return error(ReplyId::kBadRecipient, out, after_colon(args));
   if (rcpt_count_ >= config_.limits.recipients_per_message) {
     // Postfix: the first recipient_overshoot refusals are free; after that
     // each one counts toward the error limit.
@@ -256,7 +336,7 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
   }
   ++rcpt_count_;
   rcpts_.append_item(p.address, ',');
-  reply(ReplyId::kRcptOk, out);
+  reply(ReplyId::kRcptOk, out, p.address);
 }
 
 void Session::cmd_vrfy(std::string_view args, std::string& out) {
@@ -264,9 +344,9 @@ void Session::cmd_vrfy(std::string_view args, std::string& out) {
   // given; several words, or an empty <>, are a bad address.
   std::string_view a = smtp::strip_trailing_word(args, "SMTPUTF8");
   if (a.empty()) return error(ReplyId::kVrfySyntax, out);
-  if (smtp::count_words(a) != 1) return error(ReplyId::kBadRecipient, out);
-  if (a == "<>") return error(ReplyId::kBadRecipient, out);
-  replies_.vrfy(a, out);
+  if (smtp::count_words(a) != 1) return error(ReplyId::kBadRecipient, out, a);
+  if (a == "<>") return error(ReplyId::kBadRecipient, out, a);
+  reply(ReplyId::kVrfy, out, a);
 }
 
 void Session::cmd_data(std::string_view args, std::string& out) {
@@ -320,8 +400,9 @@ void Session::finish_chunk(std::string& out) {
   phase_ = Phase::kCommand;
   if (bdat_skip_) {
     if (bdat_refusal_ == ReplyId::kCount) {
+      const std::size_t at = out.size();
       replies_.bdat_discarded(bdat_chunk_, out);
-      count_error(out);
+      count_error(out, at);
     } else {
       error(bdat_refusal_, out);
     }
@@ -347,23 +428,42 @@ void Session::cmd_etrn(std::string_view args, std::string& out) {
   // Postfix names the queue without its "@" or "#" prefix.
   std::string_view domain = smtp::trim_trailing_space(args);
   if (domain.front() == '@' || domain.front() == '#') domain.remove_prefix(1);
-  replies_.etrn_refused(domain, out);
+  reply(ReplyId::kEtrnRefused, out, domain);
 }
 
-void Session::next_queue_id(char (&buf)[12]) {
-  // Postfix short queue ids: 11 upper-case hex digits, unique enough to
-  // look real; derived from the session id, the time and a counter.
+std::size_t Session::next_queue_id(char (&buf)[kMaxQueueId], std::uint64_t& num) {
+  // An id in the persona's format (Postfix: upper-case hex), unique enough
+  // to look real: derived from the session id, the time and a counter.
   static constexpr char kHex[] = "0123456789ABCDEF";
+  static constexpr char kLowerHex[] = "0123456789abcdef";
+  static constexpr char kBase62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   std::uint64_t x = (id_ * 0x9E3779B97F4A7C15ull) ^ (static_cast<std::uint64_t>(++queue_seq_) << 40) ^
                     static_cast<std::uint64_t>(start_.time_since_epoch().count());
-  x ^= x >> 29;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 32;
-  for (int i = 0; i < 11; ++i) {
-    buf[i] = kHex[x & 15];
-    x >>= 4;
+  auto mix = [&x] {
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 32;
+  };
+  mix();
+  num = x % 10'000'000'000'000ull;
+  const std::string_view f = replies_.queue_id_format();
+  std::size_t n = 0;
+  int bits = 64;
+  for (std::size_t i = 0; i < f.size() && n < kMaxQueueId; ++i) {
+    if (bits < 8) {  // draw more bits
+      x += 0x9E3779B97F4A7C15ull;
+      mix();
+      bits = 64;
+    }
+    switch (f[i]) {
+      case 'H': buf[n++] = kHex[x & 15]; x >>= 4; bits -= 4; break;
+      case 'h': buf[n++] = kLowerHex[x & 15]; x >>= 4; bits -= 4; break;
+      case 'D': buf[n++] = static_cast<char>('0' + (x & 0xFF) % 10); x >>= 8; bits -= 8; break;
+      case 'b': buf[n++] = kBase62[(x & 0xFF) % 62]; x >>= 8; bits -= 8; break;
+      default: buf[n++] = f[i];
+    }
   }
-  buf[11] = 0;
+  return n;
 }
 
 void Session::record_message(bool accepted, std::uint64_t size) {
@@ -390,14 +490,20 @@ void Session::end_message(std::string& out) {
   if (too_big_) {
     error(ReplyId::kFileTooBig, out);  // an error for the limit, as in Postfix
   } else {
-    char qid[12];
-    next_queue_id(qid);
+    char qid[kMaxQueueId];
+    smtp::ReplyVars v;
+    const std::size_t qlen = next_queue_id(qid, v.num);
+    v.id = std::string_view(qid, qlen);
+    v.helo = helo_.view();
+    v.ip = std::string_view(ip_text_, ip_len_);
+    v.unix_time = unix_start_;
     if (bdat) {
       // Postfix counts a BDAT message as stored: a missing final line end
       // is added (CRLF, 2 bytes).
-      replies_.bdat_queued(size + ((size != 0 && !bdat_ends_lf_) ? 2 : 0), std::string_view(qid, 11), out);
+      v.bytes = size + ((size != 0 && !bdat_ends_lf_) ? 2 : 0);
+      replies_.render(ReplyId::kBdatQueued, v, out);
     } else {
-      replies_.queued(std::string_view(qid, 11), out);
+      replies_.render(ReplyId::kQueued, v, out);
     }
     ++messages_;
     recipients_total_ += rcpt_count_;

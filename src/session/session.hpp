@@ -7,6 +7,9 @@
 // (a MessageRecord per message) and once at the end (a SessionRecord).
 // This is DESIGN.md's "actions out" in a cheap form: Send = text appended
 // to `out`, Wait = deadline(), Close = closing(), Record = EventSink calls.
+// The texts, and the few behaviours where MTAs differ (over-long lines,
+// how the error limit ends a session, an unknown-command limit, whether
+// HELP/VRFY/ETRN exist), come from the persona's ReplyTable.
 // Invariants:
 //  - replies to everything in one on_bytes() call are appended in order, so
 //    a pipelined group is answered in one write;
@@ -72,8 +75,9 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Appends the greeting.
-  void start(std::string& out);
+  // Appends the greeting; `unix_time` is the wall clock (seconds since
+  // the epoch, UTC) for a persona whose banner carries a date.
+  void start(std::string& out, std::int64_t unix_time = 0);
   // Appends the "220-" teaser a greet delay starts with.
   void start_teaser(std::string& out);
   // The peer sent `first` before the greeting was whole (the driver peeks,
@@ -126,17 +130,25 @@ class Session {
   void reset_transaction();
   // After the reply of NOOP/RSET/VRFY/ETRN: the junk command limit.
   void junk_command(std::string& out);
-  void reply(smtp::ReplyId id, std::string& out);
-  // An error reply: counts it and, at the limit, adds 421 and closes.
-  void error(smtp::ReplyId id, std::string& out);
-  void count_error(std::string& out);
+  void reply(smtp::ReplyId id, std::string& out, std::string_view arg = {});
+  // An error reply: counts it and, at the limit, adds the persona's
+  // too_many_errors and closes.
+  void error(smtp::ReplyId id, std::string& out, std::string_view arg = {});
+  // `reply_at`: where the error's reply starts in `out` (a merged limit
+  // reply rewrites its last line).
+  void count_error(std::string& out, std::size_t reply_at);
+  // An unknown command (HELP and VRFY too, for a persona without them);
+  // `line` is what the peer sent ({arg} in the reply).
+  void unknown_command(std::string& out, std::string_view line);
   void close(core::EndReason reason);
   // Records an early talker; false when it is allowlisted.
   bool note_early_talk(std::string_view first);
   // Applies the early-talk action; `out` gets the reject reply.
   void early_talk_action(std::string& out);
   smtp::ReplyId defer_reply() const;
-  void next_queue_id(char (&buf)[12]);
+  // The persona's queue-id format, at most kMaxQueueId bytes; returns the length.
+  static constexpr std::size_t kMaxQueueId = 64;
+  std::size_t next_queue_id(char (&buf)[kMaxQueueId], std::uint64_t& num);
 
   const SessionConfig& config_;
   const smtp::ReplyTable& replies_;
@@ -181,6 +193,10 @@ class Session {
   std::uint64_t bytes_out_ = 0;
   std::uint64_t message_bytes_ = 0;
   std::uint32_t queue_seq_ = 0;
+  std::uint32_t unknown_ = 0;  // unknown commands, for the persona's unknown_command_limit
+  std::int64_t unix_start_ = 0;
+  char ip_text_[48] = {};
+  std::uint8_t ip_len_ = 0;
 
   core::FixedString<128> helo_;
   core::FixedString<256> mail_from_;

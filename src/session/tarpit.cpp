@@ -51,7 +51,9 @@ void TarpitConversation::end_of_line() {
     push(ReplyId::kDataGo);
     flags_ |= kInData | kWait354;
     data_ = DataState::kBol;
-  } else if (is("RSET") || is("NOOP")) {
+  } else if (is("RSET")) {
+    push(ReplyId::kReset);
+  } else if (is("NOOP")) {
     push(ReplyId::kOk);
   } else if (is("VRFY")) {
     push(ReplyId::kVrfyDisabled);

@@ -47,6 +47,7 @@ constexpr VerbEntry kVerbs[] = {
     {"VRFY", Verb::kVrfy},         {"ETRN", Verb::kEtrn},         {"STARTTLS", Verb::kStarttls},
     {"AUTH", Verb::kAuth},         {"XCLIENT", Verb::kXclient},   {"XFORWARD", Verb::kXforward},
     {"CONNECT", Verb::kForbidden}, {"GET", Verb::kForbidden},     {"POST", Verb::kForbidden},
+    {"HELP", Verb::kHelp},
 };
 
 // An unknown word that Postfix 3.7 takes for a client not speaking SMTP

@@ -31,6 +31,7 @@ enum class Verb : std::uint8_t {
   kAuth,
   kXclient,
   kXforward,
+  kHelp,
   kForbidden,  // CONNECT, GET, POST, a header name, a non-letter: not SMTP
 };
 

@@ -1,28 +1,59 @@
 #include "smtp/replies.hpp"
 
 #include <charconv>
+#include <vector>
+
+#include "smtp/persona.hpp"
 
 namespace spamsink::smtp {
 
 namespace {
 
-std::string render(std::string_view text, std::string_view host) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size();) {
-    if (text.substr(i, 6) == "{host}") {
-      out.append(host);
-      i += 6;
-    } else {
-      out.push_back(text[i++]);
-    }
-  }
-  return out;
-}
-
 void append_number(std::uint64_t v, std::string& out) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
+}
+
+void append_2(unsigned v, std::string& out) {
+  out.push_back(static_cast<char>('0' + v / 10 % 10));
+  out.push_back(static_cast<char>('0' + v % 10));
+}
+
+// Appends `text` with {host} and {size} rendered; true if another
+// placeholder remains (a dynamic text).
+bool render_static(std::string_view text, std::string_view host, std::string_view size, std::string& out) {
+  bool dynamic = false;
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '{') {
+      if (text.substr(i, 6) == "{host}") {
+        out.append(host);
+        i += 6;
+        continue;
+      }
+      if (text.substr(i, 6) == "{size}") {
+        out.append(size);
+        i += 6;
+        continue;
+      }
+      dynamic = true;
+    }
+    out.push_back(text[i++]);
+  }
+  return dynamic;
+}
+
+// "a\nb" -> "a\r\nb\r\n".
+std::string crlf_lines(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n')
+      out += "\r\n";
+    else
+      out.push_back(c);
+  }
+  out += "\r\n";
+  return out;
 }
 
 }  // namespace
@@ -40,134 +71,171 @@ void append_printable(std::string_view in, std::size_t max, std::string& out) {
   for (unsigned char c : in) out.push_back((c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?');
 }
 
-// Texts recorded from Debian 12's Postfix 3.7.11 smtpd with stock settings
-// (tests/transcripts/postfix-recorded.md has the dialogues).
-ReplyTable ReplyTable::postfix(std::string_view hostname, std::uint64_t size_limit) {
+void append_rfc5322_date(std::int64_t unix_time, std::string& out) {
+  static constexpr const char* kDays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};  // 1970-01-01: Thu
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (unix_time < 0) unix_time = 0;
+  const std::int64_t days = unix_time / 86400;
+  const std::int64_t secs = unix_time % 86400;
+  // Civil date from days since the epoch (Howard Hinnant's algorithm).
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = z / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const unsigned day = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
+  const unsigned month = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
+  const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  out.append(kDays[days % 7]);
+  out.append(", ");
+  append_number(day, out);
+  out.push_back(' ');
+  out.append(kMonths[month - 1]);
+  out.push_back(' ');
+  append_number(static_cast<std::uint64_t>(year), out);
+  out.push_back(' ');
+  append_2(static_cast<unsigned>(secs / 3600), out);
+  out.push_back(':');
+  append_2(static_cast<unsigned>(secs / 60 % 60), out);
+  out.push_back(':');
+  append_2(static_cast<unsigned>(secs % 60), out);
+  out.append(" +0000");
+}
+
+ReplyTable ReplyTable::from_persona(const Persona& p, std::string_view hostname, std::uint64_t size_limit,
+                                    std::int64_t unix_time, bool tls_available) {
   ReplyTable t;
   t.hostname_ = std::string(hostname);
+  t.name_ = p.name;
+  t.queue_id_format_ = p.queue_id_format;
+  t.behaviour_ = p.behaviour;
+  t.unix_time_ = unix_time;
   const std::string size = std::to_string(size_limit);
-  auto set = [&](ReplyId id, std::string_view text) { t.set(id, render(text, hostname)); };
-  set(ReplyId::kGreeting, "220 {host} ESMTP Postfix (Debian/GNU)\r\n");
-  t.set(ReplyId::kEhlo, render("250-{host}\r\n"
-                               "250-PIPELINING\r\n"
-                               "250-SIZE " + size + "\r\n"
-                               "250-VRFY\r\n"
-                               "250-ETRN\r\n"
-                               "250-ENHANCEDSTATUSCODES\r\n"
-                               "250-8BITMIME\r\n"
-                               "250-DSN\r\n"
-                               "250-SMTPUTF8\r\n"
-                               "250 CHUNKING\r\n",
-                               hostname));
-  set(ReplyId::kHelo, "250 {host}\r\n");
-  set(ReplyId::kEhloSyntax, "501 Syntax: EHLO hostname\r\n");
-  set(ReplyId::kHeloSyntax, "501 Syntax: HELO hostname\r\n");
-  set(ReplyId::kOk, "250 2.0.0 Ok\r\n");
-  set(ReplyId::kMailOk, "250 2.1.0 Ok\r\n");
-  set(ReplyId::kRcptOk, "250 2.1.5 Ok\r\n");
-  set(ReplyId::kDataGo, "354 End data with <CR><LF>.<CR><LF>\r\n");
-  set(ReplyId::kQuit, "221 2.0.0 Bye\r\n");
-  set(ReplyId::kUnknown, "500 5.5.2 Error: command not recognized\r\n");
-  set(ReplyId::kBadSyntax, "500 5.5.2 Error: bad syntax\r\n");
-  set(ReplyId::kBadUtf8, "500 5.5.2 Error: bad UTF-8 syntax\r\n");
-  set(ReplyId::kNestedMail, "503 5.5.1 Error: nested MAIL command\r\n");
-  set(ReplyId::kNeedMail, "503 5.5.1 Error: need MAIL command\r\n");
-  set(ReplyId::kNeedRcpt, "503 5.5.1 Error: need RCPT command\r\n");
-  set(ReplyId::kNoRecipients, "554 5.5.1 Error: no valid recipients\r\n");
-  set(ReplyId::kMailSyntax, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
-  set(ReplyId::kRcptSyntax, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
-  set(ReplyId::kBadSender, "501 5.1.7 Bad sender address syntax\r\n");
-  set(ReplyId::kBadRecipient, "501 5.1.3 Bad recipient address syntax\r\n");
-  set(ReplyId::kBadSizeSyntax, "501 5.5.4 Bad message size syntax\r\n");
-  set(ReplyId::kBadRetSyntax, "501 5.5.4 Bad RET parameter syntax\r\n");
-  set(ReplyId::kBadEnvidSyntax, "501 5.5.4 Bad ENVID parameter syntax\r\n");
-  set(ReplyId::kBadNotifySyntax, "501 5.5.4 Error: Bad NOTIFY parameter syntax\r\n");
-  set(ReplyId::kBadOrcptSyntax, "501 5.5.4 Error: Bad ORCPT parameter syntax\r\n");
-  set(ReplyId::kSizeTooBig, "552 5.3.4 Message size exceeds fixed limit\r\n");
-  set(ReplyId::kSizeOverflow, "552 5.3.4 Message size exceeds file system imposed limit\r\n");
-  set(ReplyId::kFileTooBig, "552 5.3.4 Error: message file too big\r\n");
-  set(ReplyId::kChunkTooBig, "552 5.3.4 Chunk exceeds message size limit\r\n");
-  set(ReplyId::kTooManyRcpts, "452 4.5.3 Error: too many recipients\r\n");
-  set(ReplyId::kTooManyErrors, "421 4.7.0 {host} Error: too many errors\r\n");
-  set(ReplyId::kTimeout, "421 4.4.2 {host} Error: timeout exceeded\r\n");
-  set(ReplyId::kLifetime, "421 4.4.2 {host} Error: timeout exceeded\r\n");
-  set(ReplyId::kShutdown, "421 4.3.2 {host} Service shutting down, closing transmission channel\r\n");
-  set(ReplyId::kForbidden, "221 2.7.0 Error: I can break rules, too. Goodbye.\r\n");
-  set(ReplyId::kVrfySyntax, "501 5.5.4 Syntax: VRFY address [SMTPUTF8]\r\n");
-  set(ReplyId::kEtrnSyntax, "500 Syntax: ETRN domain\r\n");
-  set(ReplyId::kEtrnInTransaction, "503 Error: MAIL transaction in progress\r\n");
-  set(ReplyId::kStarttlsNotOffered, "502 5.5.1 Error: command not implemented\r\n");
-  set(ReplyId::kAuthNotEnabled, "503 5.5.1 Error: authentication not enabled\r\n");
-  set(ReplyId::kXclientSyntax, "501 5.5.4 Syntax: XCLIENT attribute=value...\r\n");
-  set(ReplyId::kXforwardSyntax, "501 5.5.4 Syntax: XFORWARD attribute=value...\r\n");
-  set(ReplyId::kNotAuthorized, "550 5.7.0 Error: insufficient authorization\r\n");
-  set(ReplyId::kDataArgs, "501 5.5.4 Syntax: DATA\r\n");
-  set(ReplyId::kBdatSyntax, "521 5.5.4 Syntax: BDAT count [LAST]\r\n");
-  set(ReplyId::kDataAfterBdat, "503 5.5.1 Error: DATA after BDAT\r\n");
-  set(ReplyId::kRsetArgs, "501 5.5.4 Syntax: RSET\r\n");
-  // Postfix's own texts for a failed queue file write and disable_vrfy_command.
-  set(ReplyId::kTempFailData, "451 4.3.0 Error: queue file write error\r\n");
-  set(ReplyId::kVrfyDisabled, "502 5.5.1 VRFY command is disabled\r\n");
-  // Postfix postscreen's pregreet texts.
-  set(ReplyId::kEarlyRejectPerm, "521 5.5.1 Protocol error\r\n");
-  set(ReplyId::kEarlyRejectTemp, "421 4.7.0 {host} Error: Protocol error\r\n");
-  set(ReplyId::kEarlyDeferPerm, "550 5.5.1 Protocol error\r\n");
-  set(ReplyId::kEarlyDeferTemp, "450 4.5.1 Protocol error\r\n");
-  set(ReplyId::kTeaser, "220-{host} ESMTP Postfix (Debian/GNU)\r\n");
-  set(ReplyId::kShed, "421 4.7.0 {host} Error: too many connections\r\n");
+  for (std::size_t i = 0; i < t.texts_.size(); ++i) {
+    const auto id = static_cast<ReplyId>(i);
+    if (id == ReplyId::kEhlo) continue;
+    std::string text;
+    render_static(crlf_lines(p.texts[i]), hostname, size, text);
+    t.set(id, std::move(text));
+  }
+  // EHLO: the greeting line, then the keywords, each "250-" but the last.
+  const std::vector<std::string>& keywords = tls_available && p.starttls ? p.ehlo_keywords_tls : p.ehlo_keywords;
+  std::string ehlo = "250";
+  ehlo += keywords.empty() ? " " : "-";
+  ehlo += p.ehlo_greeting + "\r\n";
+  for (std::size_t i = 0; i < keywords.size(); ++i) {
+    ehlo += i + 1 == keywords.size() ? "250 " : "250-";
+    ehlo += keywords[i] + "\r\n";
+  }
+  std::string text;
+  render_static(ehlo, hostname, size, text);
+  t.set(ReplyId::kEhlo, std::move(text));
   return t;
 }
 
+ReplyTable ReplyTable::postfix(std::string_view hostname, std::uint64_t size_limit) {
+  return from_persona(builtin_persona("postfix"), hostname, size_limit);
+}
+
+void ReplyTable::set(ReplyId id, std::string text) {
+  const auto i = static_cast<std::size_t>(id);
+  dynamic_[i] = text.find('{') != std::string::npos;
+  if (!dynamic_[i]) {
+    texts_[i] = std::move(text);
+    templates_[i].clear();
+    return;
+  }
+  templates_[i] = std::move(text);
+  texts_[i].clear();
+  ReplyVars v;
+  v.unix_time = unix_time_;
+  render(id, v, texts_[i]);
+}
+
+void ReplyTable::render(ReplyId id, const ReplyVars& v, std::string& out) const {
+  const auto i = static_cast<std::size_t>(id);
+  if (!dynamic_[i]) {
+    out.append(texts_[i]);
+    return;
+  }
+  const std::string_view t = templates_[i];
+  for (std::size_t k = 0; k < t.size();) {
+    if (t[k] != '{') {
+      const std::size_t next = t.find('{', k);
+      const std::size_t end = next == std::string_view::npos ? t.size() : next;
+      out.append(t.substr(k, end - k));
+      k = end;
+      continue;
+    }
+    const std::size_t close = t.find('}', k);
+    const std::string_view name = close == std::string_view::npos ? std::string_view{} : t.substr(k + 1, close - k - 1);
+    if (name == "helo") append_printable(v.helo, kMaxEcho, out);
+    else if (name == "ip") out.append(v.ip);
+    else if (name == "arg") append_printable(v.arg, kMaxEcho, out);
+    else if (name == "id") out.append(v.id);
+    else if (name == "code") out.append(v.code);
+    else if (name == "bytes") append_number(v.bytes, out);
+    else if (name == "num") append_number(v.num, out);
+    else if (name == "date") append_rfc5322_date(v.unix_time, out);
+    else {
+      // Not a placeholder (the parser allows only known ones): literal.
+      out.push_back('{');
+      ++k;
+      continue;
+    }
+    k = close + 1;
+  }
+}
+
 void ReplyTable::queued(std::string_view queue_id, std::string& out) const {
-  out.append("250 2.0.0 Ok: queued as ");
-  out.append(queue_id);
-  out.append("\r\n");
+  ReplyVars v;
+  v.id = queue_id;
+  render(ReplyId::kQueued, v, out);
 }
 
 void ReplyTable::bdat_ok(std::uint64_t bytes, std::string& out) const {
-  out.append("250 2.0.0 Ok: ");
-  append_number(bytes, out);
-  out.append(" bytes\r\n");
+  ReplyVars v;
+  v.bytes = bytes;
+  render(ReplyId::kBdatOk, v, out);
 }
 
 void ReplyTable::bdat_queued(std::uint64_t bytes, std::string_view queue_id, std::string& out) const {
-  out.append("250 2.0.0 Ok: ");
-  append_number(bytes, out);
-  out.append(" bytes queued as ");
-  out.append(queue_id);
-  out.append("\r\n");
+  ReplyVars v;
+  v.bytes = bytes;
+  v.id = queue_id;
+  render(ReplyId::kBdatQueued, v, out);
 }
 
 void ReplyTable::bdat_discarded(std::uint64_t bytes, std::string& out) const {
-  out.append("551 5.0.0 Discarded ");
-  append_number(bytes, out);
-  out.append(" bytes after earlier error\r\n");
+  ReplyVars v;
+  v.bytes = bytes;
+  render(ReplyId::kBdatDiscarded, v, out);
 }
 
 void ReplyTable::vrfy(std::string_view address, std::string& out) const {
-  out.append("252 2.0.0 ");
-  append_printable(address, kMaxEcho, out);
-  out.append("\r\n");
+  ReplyVars v;
+  v.arg = address;
+  render(ReplyId::kVrfy, v, out);
 }
 
 void ReplyTable::unsupported_option(std::string_view param, std::string& out) const {
-  out.append("555 5.5.4 Unsupported option: ");
-  append_printable(param, kMaxEcho, out);
-  out.append("\r\n");
+  ReplyVars v;
+  v.arg = param;
+  render(ReplyId::kUnsupportedOption, v, out);
 }
 
 void ReplyTable::etrn_refused(std::string_view domain, std::string& out) const {
-  out.append("459 <");
-  append_printable(domain, kMaxEcho, out);
-  out.append(">: service unavailable\r\n");
+  ReplyVars v;
+  v.arg = domain;
+  render(ReplyId::kEtrnRefused, v, out);
 }
 
 void ReplyTable::too_many_conns(std::string_view ip, std::string& out) const {
-  out.append("421 4.7.0 ");
-  out.append(hostname_);
-  out.append(" Error: too many connections from ");
-  out.append(ip);
-  out.append("\r\n");
+  ReplyVars v;
+  v.ip = ip;
+  render(ReplyId::kTooManyConns, v, out);
 }
 
 }  // namespace spamsink::smtp

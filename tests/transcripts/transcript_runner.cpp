@@ -14,6 +14,10 @@
 //
 // The .in format, one directive per line:
 //   # text            a comment; blank lines are ignored too
+//   @persona NAME     the embedded persona to answer as (default postfix);
+//                     first in the file. Its own line_length_limit and
+//                     error_limit are each session's defaults; a greeting
+//                     date is 2026-11-25 04:01:15 UTC (kUnixTime)
 //   @limit k=v ...    a core::Limits field, at the start of the file or
 //                     right after @connect (each session starts from the
 //                     defaults):
@@ -37,8 +41,8 @@
 // be written (\r\n). The text starts after "C: " (one space).
 //
 // The .ref: the server output, one reply line per line (CRLF removed,
-// other bytes outside printable ASCII as \xNN), "queued as <id>" shown as
-// "queued as QUEUEID" (how ids are made is not pinned; that they differ
+// other bytes outside printable ASCII as \xNN), "queued as <id>" (and
+// Exim's "OK id=<id>") shown as "queued as QUEUEID" (how ids are made is not pinned; that they differ
 // is: an id seen before in the file shows as QUEUEID-REPEATED), and
 // markers:
 //   [connect]            a session starts (the first, and each @connect)
@@ -70,6 +74,7 @@
 #include "core/limits.hpp"
 #include "core/units.hpp"
 #include "session/session.hpp"
+#include "smtp/persona.hpp"
 #include "smtp/replies.hpp"
 
 namespace {
@@ -78,6 +83,7 @@ using namespace spamsink;
 
 constexpr std::string_view kHostname = "mx.example.test";
 constexpr std::size_t kBodyShown = 120;  // body bytes shown in a [message] marker
+constexpr std::int64_t kUnixTime = 1795579275;  // the wall clock a session starts at
 
 struct Event {
   enum class Kind { kRead, kAdvance, kEof, kReset, kShutdown, kConnect } kind;
@@ -88,6 +94,7 @@ struct Event {
 };
 
 struct Script {
+  std::string persona = "postfix";
   core::Limits limits;
   std::vector<Event> events;
 };
@@ -172,6 +179,7 @@ void set_limit(core::Limits& l, std::string_view key, std::string_view value, co
 
 Script parse(const std::string& path, const std::string& text) {
   Script sc;
+  core::Limits base;  // each session's defaults: the persona's
   std::optional<std::string> pending;  // the read being built
   bool client_seen = false;
   auto flush = [&] {
@@ -211,7 +219,16 @@ Script parse(const std::string& path, const std::string& text) {
       continue;
     }
     flush();
-    if (l.starts_with("@limit ")) {
+    if (l.starts_with("@persona ")) {
+      if (client_seen || !sc.events.empty() || sc.persona != "postfix")
+        fail(where, "@persona must come first, once");
+      sc.persona = std::string(l.substr(9));
+      if (!smtp::builtin_persona_text(sc.persona)) fail(where, "no embedded persona '" + sc.persona + "'");
+      const smtp::Persona& p = smtp::builtin_persona(sc.persona);
+      base.line_length_bytes = p.line_length_limit;
+      base.errors_per_session = p.error_limit;
+      sc.limits = base;
+    } else if (l.starts_with("@limit ")) {
       if (client_seen) fail(where, "@limit must come before the session's first client bytes");
       core::Limits& limits = sc.events.empty() || sc.events.back().kind != Event::Kind::kConnect
                                  ? sc.limits
@@ -236,7 +253,7 @@ Script parse(const std::string& path, const std::string& text) {
     } else if (l == "@shutdown") {
       sc.events.push_back({Event::Kind::kShutdown, {}, {}, {}});
     } else if (l == "@connect") {
-      sc.events.push_back({Event::Kind::kConnect, {}, {}, {}, {}});
+      sc.events.push_back({Event::Kind::kConnect, {}, {}, {}, base});
       client_seen = false;
     } else {
       fail(where, "unknown directive: " + line);
@@ -376,17 +393,25 @@ class Renderer {
   }
 
  private:
+  // Postfix's "queued as <hex>"; Exim's "OK id=<base 62 and '-'>".
   std::string normalise(const std::string& line) {
-    static constexpr std::string_view kQueued = "queued as ";
-    const std::size_t at = line.find(kQueued);
-    if (at == std::string::npos) return line;
-    std::size_t end = at + kQueued.size();
-    while (end < line.size() && ((line[end] >= '0' && line[end] <= '9') || (line[end] >= 'A' && line[end] <= 'F')))
-      ++end;
-    const std::string id = line.substr(at + kQueued.size(), end - at - kQueued.size());
-    if (id.empty()) return line;
-    const bool repeated = !ids_.insert(id).second;
-    return line.substr(0, at + kQueued.size()) + (repeated ? "QUEUEID-REPEATED" : "QUEUEID") + line.substr(end);
+    static constexpr std::string_view kMarks[] = {"queued as ", "OK id="};
+    for (std::string_view mark : kMarks) {
+      const std::size_t at = line.find(mark);
+      if (at == std::string::npos) continue;
+      const bool exim = mark == "OK id=";
+      std::size_t end = at + mark.size();
+      auto id_char = [exim](char c) {
+        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')) return true;
+        return exim && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-');
+      };
+      while (end < line.size() && id_char(line[end])) ++end;
+      const std::string id = line.substr(at + mark.size(), end - at - mark.size());
+      if (id.empty()) return line;
+      const bool repeated = !ids_.insert(id).second;
+      return line.substr(0, at + mark.size()) + (repeated ? "QUEUEID-REPEATED" : "QUEUEID") + line.substr(end);
+    }
+    return line;
   }
 
   std::vector<std::string> lines_;
@@ -423,14 +448,15 @@ std::string replay(const Script& sc, bool bytewise) {
   };
   auto connect = [&](const core::Limits& limits) {
     s.reset();
-    replies.emplace(smtp::ReplyTable::postfix(kHostname, limits.message_size_bytes));
+    replies.emplace(smtp::ReplyTable::from_persona(smtp::builtin_persona(sc.persona), kHostname,
+                                                   limits.message_size_bytes, kUnixTime));
     cfg.replies = &*replies;
     cfg.limits = limits;
     s.emplace(cfg, session::Peer{core::IpAddress::from_v4(0xC0000201), 40000}, next_id++, clock.now(), &sink,
               &digest);
     closed_shown = false;
     r.marker("[connect]");
-    call([&] { s->start(out); });
+    call([&] { s->start(out, kUnixTime); });
   };
   auto end = [&] {
     out.clear();

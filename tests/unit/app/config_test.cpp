@@ -256,5 +256,55 @@ TEST(Config, CheckConfigDescribesTheEffectiveConfig) {
   EXPECT_NE(d.find("message_size_limit = 1024"), std::string::npos) << d;
 }
 
+TEST(Config, PersonaAndItsOwnLimits) {
+  auto d = parse({});
+  ASSERT_TRUE(d.config) << d.output;
+  EXPECT_EQ(d.config->persona, "postfix");
+  EXPECT_EQ(d.config->persona_data.name, "postfix");
+  EXPECT_EQ(d.config->limits.line_length_bytes, 2048u);
+  EXPECT_EQ(d.config->limits.errors_per_session, 20u);
+
+  // Unset limits take the persona's own; a configured one wins.
+  auto e = parse({"--persona", "exim"});
+  ASSERT_TRUE(e.config) << e.output;
+  EXPECT_EQ(e.config->persona_data.name, "exim");
+  EXPECT_EQ(e.config->limits.line_length_bytes, 16384u);
+  EXPECT_EQ(e.config->limits.errors_per_session, 4u);
+  EXPECT_EQ(e.config->listeners[0].limits.errors_per_session, 4u);
+  auto f = parse({"--persona", "exim", "--error-limit", "9", "--config",
+                  write_file("persona.toml", "line_length_limit = 4096\n")});
+  ASSERT_TRUE(f.config) << f.output;
+  EXPECT_EQ(f.config->limits.errors_per_session, 9u);
+  EXPECT_EQ(f.config->limits.line_length_bytes, 4096u);
+  EXPECT_NE(describe(*f.config).find("persona = \"exim\""), std::string::npos);
+
+  auto bad = parse({"--persona", "qmail"});
+  EXPECT_FALSE(bad.config);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("persona: bad value 'qmail'"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("exchange, exim, opensmtpd, postfix, sendmail"), std::string::npos) << bad.output;
+}
+
+TEST(Config, PersonaFile) {
+  const std::string good(*smtp::builtin_persona_text("postfix"));
+  std::string mine = good;
+  mine.replace(mine.find("ESMTP Postfix (Debian/GNU)\""), 27, "ESMTP Mine\"");
+  auto r = parse({"--persona", "exim", "--persona-file", write_file("mine.toml", mine)});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->persona_data.texts[static_cast<std::size_t>(smtp::ReplyId::kGreeting)], "220 {host} ESMTP Mine");
+  EXPECT_EQ(r.config->limits.line_length_bytes, 2048u);  // the file's persona, not exim's
+
+  std::string broken = good;
+  broken.replace(broken.find("quit = \"221"), 12, "quit = \"22x");
+  const std::string path = write_file("broken.toml", broken);
+  auto b = parse({"--persona-file", path});
+  EXPECT_FALSE(b.config);
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.output.find("persona_file: " + path + ": replies.quit:"), std::string::npos) << b.output;
+  auto m = parse({"--persona-file", "/nonexistent/persona.toml"});
+  EXPECT_FALSE(m.config);
+  EXPECT_NE(m.output.find("persona_file: cannot read '/nonexistent/persona.toml'"), std::string::npos) << m.output;
+}
+
 }  // namespace
 }  // namespace spamsink::app
