@@ -10,6 +10,7 @@
 // wins over the file).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct Config {
   std::vector<net::ListenerSpec> listeners;
   core::Limits limits;  // global; listeners inherit and may override
   net::TarpitSettings tarpit;  // every tarpit listener
+  net::RelaySettings relay;    // every relay listener (helo = hostname)
+  std::string spamtrap_file;   // "" = no spamtraps
+  std::shared_ptr<const session::SpamtrapList> spamtraps;  // loaded from spamtrap_file
   int threads = 0;      // 0 = one per core
   std::string hostname;  // "" = the system's
   bool hash_bodies = true;
@@ -48,6 +52,9 @@ ParseResult parse_config(int argc, const char* const* argv);
 
 // Parses "ADDR:PORT" ("127.0.0.1:25", "[::1]:25", "[::]:25") into `spec`.
 std::string parse_listen_address(std::string_view text, net::ListenerSpec& spec);
+
+// Reads and parses a spamtrap file; null with `error` set on failure.
+std::shared_ptr<const session::SpamtrapList> load_spamtraps(const std::string& path, std::string& error);
 
 // A readable dump of the effective config (for --check-config).
 std::string describe(const Config& c);

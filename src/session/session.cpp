@@ -1,5 +1,6 @@
 #include "session/session.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "smtp/command.hpp"
@@ -21,7 +22,13 @@ Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id
       line_deadline_(now + config.limits.command_time),
       end_of_life_(now + config.limits.session_lifetime),
       framer_(config.limits.line_length_bytes),
-      scanner_(config.limits.body_line_bytes) {}
+      scanner_(config.limits.body_line_bytes),
+      body_sink_(config.mode == core::Mode::kRelay ? &tee_ : digest) {
+  if (config_.mode == core::Mode::kRelay) {
+    char buf[64];
+    own_ip_.set_needle(std::string_view(buf, peer_.local.format(buf)));
+  }
+}
 
 void Session::start(std::string& out) { reply(ReplyId::kGreeting, out); }
 
@@ -58,6 +65,49 @@ void Session::reset_transaction() {
   rcpt_count_ = 0;
   rcpt_overshoot_ = 0;
   rcpts_.clear();
+  first_rcpt_.clear();
+  foreign_rcpt_ = false;
+  drop_forward();
+}
+
+void Session::drop_forward() {
+  if (fwd_granted_ && config_.relay != nullptr) config_.relay->cancel(fwd_token_);
+  fwd_granted_ = fwd_keep_ = false;
+  std::vector<char>().swap(fwd_body_);
+}
+
+void Session::begin_body() {
+  if (config_.mode != core::Mode::kRelay) return;
+  drop_forward();
+  own_ip_.reset();
+  relay_body_bytes_ = 0;
+  if (config_.relay != nullptr && config_.relay->begin_message(peer_.ip, fwd_token_)) {
+    fwd_granted_ = fwd_keep_ = true;
+    // A small start; grown below in steps that never pass the limit.
+    fwd_body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(4096, config_.relay->forward_size_limit())));
+  }
+}
+
+void Session::relay_body(const char* p, std::size_t n) {
+  if (relay_body_bytes_ <= kRelayTestBodyBytes) own_ip_.feed(p, n);
+  relay_body_bytes_ += n;
+  if (!fwd_keep_) return;
+  const std::uint64_t limit = config_.relay->forward_size_limit();
+  const std::size_t need = fwd_body_.size() + n;
+  if (need > limit) {
+    // Too big to forward: stop keeping it at once (the grant is returned
+    // when the message ends).
+    fwd_keep_ = false;
+    std::vector<char>().swap(fwd_body_);
+    return;
+  }
+  if (need > fwd_body_.capacity()) {
+    // Exact reserve: libstdc++ allocates what is asked, so the capacity
+    // stays within the limit (insert alone would double past it).
+    const std::uint64_t doubled = std::max<std::uint64_t>(need, 2 * std::uint64_t{fwd_body_.capacity()});
+    fwd_body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(doubled, limit)));
+  }
+  fwd_body_.insert(fwd_body_.end(), p, p + n);
 }
 
 void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& out) {
@@ -93,8 +143,8 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
         if (!bdat_skip_ && n != 0) {
           if (bdat_bytes_ + n > config_.limits.message_size_bytes)
             too_big_ = true;
-          else if (digest_ != nullptr)
-            digest_->update(in.data(), n);
+          else if (body_sink_ != nullptr)
+            body_sink_->update(in.data(), n);
           bdat_bytes_ += n;
           bdat_ends_lf_ = in[n - 1] == '\n';
         }
@@ -214,6 +264,17 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
   }
   ++rcpt_count_;
   rcpts_.append_item(p.address, ',');
+  if (config_.spamtraps != nullptr && !trap_hit_ && config_.spamtraps->match(p.address)) {
+    trap_hit_ = true;
+    trap_rcpt_.assign(p.address);
+  }
+  if (config_.mode == core::Mode::kRelay) {
+    const std::string_view domain = domain_of(p.address);
+    relay_domains_.add(domain);
+    const std::string_view sender = domain_of(mail_from_.view());
+    if (!sender.empty() && !mail_from_.truncated() && !iequal(domain, sender)) foreign_rcpt_ = true;
+    if (rcpt_count_ == 1) first_rcpt_.assign(p.address);
+  }
   reply(ReplyId::kRcptOk, out);
 }
 
@@ -233,7 +294,8 @@ void Session::cmd_data(std::string_view args, std::string& out) {
   if (bdat_used_) return error(ReplyId::kDataAfterBdat, out);
   if (rcpt_count_ == 0) return error(ReplyId::kNoRecipients, out);
   reply(ReplyId::kDataGo, out);
-  scanner_.start(digest_);
+  begin_body();
+  scanner_.start(body_sink_);
   last_lines_ = 0;
   too_big_ = false;
   phase_ = Phase::kData;
@@ -267,7 +329,8 @@ void Session::cmd_bdat(std::string_view args, std::string& out) {
       bdat_bytes_ = 0;
       bdat_ends_lf_ = false;
       too_big_ = false;
-      if (digest_ != nullptr) digest_->reset();
+      begin_body();
+      if (body_sink_ != nullptr) body_sink_->reset();
     }
   }
   phase_ = Phase::kBdat;
@@ -335,6 +398,9 @@ void Session::record_message(bool accepted, std::uint64_t size) {
   m.recipient_count = rcpt_count_;
   m.size_bytes = size;
   m.accepted = accepted;
+  m.relay_attempt = accepted && config_.mode == core::Mode::kRelay;
+  m.relay_test = m.relay_attempt && msg_relay_test_;
+  m.forwarded = m.relay_attempt && msg_forwarded_;
   if (accepted && digest_ != nullptr) {
     digest_->finish(m.sha256);
     m.has_digest = true;
@@ -360,9 +426,30 @@ void Session::end_message(std::string& out) {
     ++messages_;
     recipients_total_ += rcpt_count_;
     message_bytes_ += size;
+    if (config_.mode == core::Mode::kRelay) end_relay_message(size);
   }
   record_message(!too_big_, size);
+  msg_relay_test_ = msg_forwarded_ = false;
   reset_transaction();
+}
+
+void Session::end_relay_message(std::uint64_t size) {
+  own_ip_.finish();
+  ++relay_attempts_;
+  msg_relay_test_ = is_relay_test(foreign_rcpt_, size, own_ip_.found());
+  if (msg_relay_test_) ++relay_tests_;
+  msg_forwarded_ = false;
+  if (!fwd_granted_) return;
+  // One recipient, whole addresses only: a cut address would go astray.
+  if (fwd_keep_ && fwd_body_.size() == size && !first_rcpt_.empty() && !first_rcpt_.truncated() &&
+      !mail_from_.truncated()) {
+    fwd_granted_ = fwd_keep_ = false;
+    config_.relay->forward(peer_.ip, fwd_token_, mail_from_.view(), first_rcpt_.view(), std::move(fwd_body_));
+    fwd_body_ = std::vector<char>();
+    msg_forwarded_ = true;
+    ++forwarded_;
+  }
+  // Otherwise reset_transaction() returns the grant.
 }
 
 void Session::on_deadline(core::TimePoint now, std::string& out) {
@@ -388,6 +475,7 @@ void Session::finish(core::TimePoint now) {
   if (finished_) return;
   finished_ = true;
   if (phase_ != Phase::kClosed) close(core::EndReason::kPeerClosed);
+  drop_forward();  // a body cut short by the end of the session
   if (sink_ == nullptr) return;
   core::SessionRecord r;
   r.session_id = id_;
@@ -408,6 +496,13 @@ void Session::finish(core::TimePoint now) {
   r.bytes_out = bytes_out_;
   r.message_bytes = message_bytes_;
   r.reason = reason_;
+  r.trap_hit = trap_hit_;
+  r.trap_rcpt = trap_rcpt_.view();
+  r.relay_attempts = relay_attempts_;
+  r.relay_tests = relay_tests_;
+  r.forwarded = forwarded_;
+  r.relay_domains = relay_domains_.view();
+  r.relay_domains_truncated = relay_domains_.truncated();
   sink_->session_closed(r);
 }
 
