@@ -37,11 +37,14 @@ struct RelayForwarder::Job {
 void stuff_body(const std::vector<char>& body, std::string& out) {
   out.clear();
   out.reserve(body.size() + body.size() / 64 + 8);
+  // A dot after any CR or LF is doubled, not only after CRLF: whatever
+  // line ends the smarthost honours, the peer's bytes can never end our DATA
+  // early and smuggle a second message ("<LF>.<LF>", "<CR>.<CR>").
   bool bol = true;
   for (char c : body) {
     if (bol && c == '.') out.push_back('.');
     out.push_back(c);
-    bol = c == '\n';
+    bol = c == '\n' || c == '\r';
   }
   if (!body.empty() && !(body.size() >= 2 && body[body.size() - 2] == '\r' && body.back() == '\n')) out.append("\r\n");
   out.append(".\r\n");
@@ -59,7 +62,7 @@ using Job = RelayForwarder::Job;
 // Arms the watchdog for the next step: it closes the socket when the step
 // (or the whole exchange) runs out of time.
 void arm(const std::shared_ptr<Job>& job) {
-  const core::TimePoint step_end = core::SteadyClock::now() + kForwardStepTimeout;
+  const core::TimePoint step_end = core::SteadyClock::now() + job->settings->step_timeout;
   job->watchdog.expires_at(std::min(step_end, job->deadline));
   const std::uint64_t gen = ++job->generation;
   job->watchdog.async_wait([job, gen](const asio::error_code& ec) {
@@ -118,6 +121,10 @@ asio::awaitable<void> run_job(RelayForwarder& f, std::shared_ptr<Job> job, core:
   smtp::ReplyParser parser;
   const RelaySettings& s = *job->settings;
   do {
+    if (job->stopped) {
+      result = "not_sent";
+      break;
+    }
     asio::error_code ec;
     const auto addr = asio::ip::make_address(s.smarthost_host, ec);
     if (ec) {
@@ -180,7 +187,8 @@ void RelayForwarder::forward(const core::IpAddress& ip, core::TimePoint, std::st
   job->rcpt.assign(rcpt);
   job->body_size = body.size();
   job->body = std::move(body);
-  job->deadline = core::SteadyClock::now() + kForwardTotalTimeout;
+  job->deadline = core::SteadyClock::now() + settings_->total_timeout;
+  job->stopped = stopped_;  // granted before shutdown, ended after: logged, not sent
   active_.push_back(job);
   asio::co_spawn(ctx_, run_job(*this, job, logger_), asio::detached);
 }

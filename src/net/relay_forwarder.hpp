@@ -40,6 +40,9 @@ struct RelaySettings {
   std::uint32_t forward_max = 10;   // forwards per hour, all hosts
   std::uint64_t forward_size = 1024 * 1024;  // largest body forwarded, bytes
   std::string helo = "localhost";   // our EHLO name towards the smarthost
+  // Not config keys: the bounds above, shortened only by tests.
+  core::Duration step_timeout = kForwardStepTimeout;
+  core::Duration total_timeout = kForwardTotalTimeout;
   bool enabled() const { return threshold != 0 && !smarthost_host.empty() && forward_max != 0; }
 };
 

@@ -9,7 +9,8 @@ the smarthost's session lines), each with one recipient; the hourly cap
 (--relay-forward-max) holds over all hosts and both worker threads; a
 message above --relay-forward-size is not forwarded and still uses up the
 host's turn; a dead smarthost costs a log line, never the session; the
-config check refuses a threshold without a smarthost, naming both keys;
+stalled smarthost holds neither the client nor the stop; the config
+check refuses a threshold without a smarthost, naming both keys;
 --spamtrap-file marks sink and relay sessions (trap_hit, trap_rcpt), a bad
 file stops the start with the line named, and SIGHUP with a broken file
 keeps the old list while a good one replaces it.
@@ -167,6 +168,20 @@ class RelayTest(unittest.TestCase):
         # The server goes on.
         self.assertRegex(send(d.addr, "127.0.0.3", b"b@spam.example", [b"v@victim.example"], body(2)), QUEUED_RE)
         self.assertTrue(d.running())
+
+    def test_stalled_smarthost_does_not_hold_the_session_or_the_stop(self):
+        stall = socket.socket()
+        stall.bind(("127.0.0.1", 0))
+        stall.listen(8)  # connections complete in the backlog; nobody ever greets
+        self.addCleanup(stall.close)
+        d = self.relay("--relay-threshold", "1", "--relay-smarthost", "127.0.0.1:%d" % stall.getsockname()[1])
+        t0 = time.monotonic()
+        self.assertRegex(send(d.addr, "127.0.0.2", b"a@spam.example", [b"v@victim.example"], body(1)), QUEUED_RE)
+        self.assertLess(time.monotonic() - t0, 2 * SLOW)  # the client never waits for the smarthost
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(5 * SLOW), 0)
+        (line,) = d.records("relay_forward")
+        self.assertEqual(line["result"], "shutdown")
 
     def test_threshold_without_smarthost_is_a_config_error(self):
         p = subprocess.run([require_binary(), "--relay", "127.0.0.1:0", "--relay-threshold", "2", "--check-config"],
