@@ -23,10 +23,11 @@ Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id
       end_of_life_(now + config.limits.session_lifetime),
       framer_(config.limits.line_length_bytes),
       scanner_(config.limits.body_line_bytes),
-      body_sink_(config.mode == core::Mode::kRelay ? &tee_ : digest) {
-  if (config_.mode == core::Mode::kRelay) {
+      relay_(config.mode == core::Mode::kRelay ? std::make_unique<RelayState>(*this) : nullptr),
+      body_sink_(relay_ ? &relay_->tee : digest) {
+  if (relay_) {
     char buf[64];
-    own_ip_.set_needle(std::string_view(buf, peer_.local.format(buf)));
+    relay_->own_ip.set_needle(std::string_view(buf, peer_.local.format(buf)));
   }
 }
 
@@ -65,49 +66,52 @@ void Session::reset_transaction() {
   rcpt_count_ = 0;
   rcpt_overshoot_ = 0;
   rcpts_.clear();
-  first_rcpt_.clear();
-  foreign_rcpt_ = false;
+  if (relay_) {
+    relay_->first_rcpt.clear();
+    relay_->foreign_rcpt = false;
+  }
   drop_forward();
 }
 
 void Session::drop_forward() {
-  if (fwd_granted_ && config_.relay != nullptr) config_.relay->cancel(fwd_token_);
-  fwd_granted_ = fwd_keep_ = false;
-  std::vector<char>().swap(fwd_body_);
+  if (!relay_) return;
+  if (relay_->fwd_granted && config_.relay != nullptr) config_.relay->cancel(relay_->fwd_token);
+  relay_->fwd_granted = relay_->fwd_keep = false;
+  std::vector<char>().swap(relay_->fwd_body);
 }
 
 void Session::begin_body() {
-  if (config_.mode != core::Mode::kRelay) return;
+  if (!relay_) return;
   drop_forward();
-  own_ip_.reset();
-  relay_body_bytes_ = 0;
-  if (config_.relay != nullptr && config_.relay->begin_message(peer_.ip, fwd_token_)) {
-    fwd_granted_ = fwd_keep_ = true;
+  relay_->own_ip.reset();
+  relay_->body_bytes = 0;
+  if (config_.relay != nullptr && config_.relay->begin_message(peer_.ip, relay_->fwd_token)) {
+    relay_->fwd_granted = relay_->fwd_keep = true;
     // A small start; grown below in steps that never pass the limit.
-    fwd_body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(4096, config_.relay->forward_size_limit())));
+    relay_->fwd_body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(4096, config_.relay->forward_size_limit())));
   }
 }
 
 void Session::relay_body(const char* p, std::size_t n) {
-  if (relay_body_bytes_ <= kRelayTestBodyBytes) own_ip_.feed(p, n);
-  relay_body_bytes_ += n;
-  if (!fwd_keep_) return;
+  if (relay_->body_bytes <= kRelayTestBodyBytes) relay_->own_ip.feed(p, n);
+  relay_->body_bytes += n;
+  if (!relay_->fwd_keep) return;
   const std::uint64_t limit = config_.relay->forward_size_limit();
-  const std::size_t need = fwd_body_.size() + n;
+  const std::size_t need = relay_->fwd_body.size() + n;
   if (need > limit) {
     // Too big to forward: stop keeping it at once (the grant is returned
     // when the message ends).
-    fwd_keep_ = false;
-    std::vector<char>().swap(fwd_body_);
+    relay_->fwd_keep = false;
+    std::vector<char>().swap(relay_->fwd_body);
     return;
   }
-  if (need > fwd_body_.capacity()) {
+  if (need > relay_->fwd_body.capacity()) {
     // Exact reserve: libstdc++ allocates what is asked, so the capacity
     // stays within the limit (insert alone would double past it).
-    const std::uint64_t doubled = std::max<std::uint64_t>(need, 2 * std::uint64_t{fwd_body_.capacity()});
-    fwd_body_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(doubled, limit)));
+    const std::uint64_t doubled = std::max<std::uint64_t>(need, 2 * std::uint64_t{relay_->fwd_body.capacity()});
+    relay_->fwd_body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(doubled, limit)));
   }
-  fwd_body_.insert(fwd_body_.end(), p, p + n);
+  relay_->fwd_body.insert(relay_->fwd_body.end(), p, p + n);
 }
 
 void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& out) {
@@ -266,14 +270,14 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
   rcpts_.append_item(p.address, ',');
   if (config_.spamtraps != nullptr && !trap_hit_ && config_.spamtraps->match(p.address)) {
     trap_hit_ = true;
-    trap_rcpt_.assign(p.address);
+    trap_rcpt_.assign(p.address.substr(0, kTrapRcptBytes));  // once per session at most
   }
-  if (config_.mode == core::Mode::kRelay) {
+  if (relay_) {
     const std::string_view domain = domain_of(p.address);
-    relay_domains_.add(domain);
+    relay_->domains.add(domain);
     const std::string_view sender = domain_of(mail_from_.view());
-    if (!sender.empty() && !mail_from_.truncated() && !iequal(domain, sender)) foreign_rcpt_ = true;
-    if (rcpt_count_ == 1) first_rcpt_.assign(p.address);
+    if (!sender.empty() && !mail_from_.truncated() && !iequal(domain, sender)) relay_->foreign_rcpt = true;
+    if (rcpt_count_ == 1) relay_->first_rcpt.assign(p.address);
   }
   reply(ReplyId::kRcptOk, out);
 }
@@ -398,9 +402,9 @@ void Session::record_message(bool accepted, std::uint64_t size) {
   m.recipient_count = rcpt_count_;
   m.size_bytes = size;
   m.accepted = accepted;
-  m.relay_attempt = accepted && config_.mode == core::Mode::kRelay;
-  m.relay_test = m.relay_attempt && msg_relay_test_;
-  m.forwarded = m.relay_attempt && msg_forwarded_;
+  m.relay_attempt = accepted && relay_ != nullptr;
+  m.relay_test = m.relay_attempt && relay_->msg_relay_test;
+  m.forwarded = m.relay_attempt && relay_->msg_forwarded;
   if (accepted && digest_ != nullptr) {
     digest_->finish(m.sha256);
     m.has_digest = true;
@@ -426,28 +430,28 @@ void Session::end_message(std::string& out) {
     ++messages_;
     recipients_total_ += rcpt_count_;
     message_bytes_ += size;
-    if (config_.mode == core::Mode::kRelay) end_relay_message(size);
+    if (relay_) end_relay_message(size);
   }
   record_message(!too_big_, size);
-  msg_relay_test_ = msg_forwarded_ = false;
+  if (relay_) relay_->msg_relay_test = relay_->msg_forwarded = false;
   reset_transaction();
 }
 
 void Session::end_relay_message(std::uint64_t size) {
-  own_ip_.finish();
-  ++relay_attempts_;
-  msg_relay_test_ = is_relay_test(foreign_rcpt_, size, own_ip_.found());
-  if (msg_relay_test_) ++relay_tests_;
-  msg_forwarded_ = false;
-  if (!fwd_granted_) return;
+  relay_->own_ip.finish();
+  ++relay_->attempts;
+  relay_->msg_relay_test = is_relay_test(relay_->foreign_rcpt, size, relay_->own_ip.found());
+  if (relay_->msg_relay_test) ++relay_->tests;
+  relay_->msg_forwarded = false;
+  if (!relay_->fwd_granted) return;
   // One recipient, whole addresses only: a cut address would go astray.
-  if (fwd_keep_ && fwd_body_.size() == size && !first_rcpt_.empty() && !first_rcpt_.truncated() &&
+  if (relay_->fwd_keep && relay_->fwd_body.size() == size && !relay_->first_rcpt.empty() && !relay_->first_rcpt.truncated() &&
       !mail_from_.truncated()) {
-    fwd_granted_ = fwd_keep_ = false;
-    config_.relay->forward(peer_.ip, fwd_token_, mail_from_.view(), first_rcpt_.view(), std::move(fwd_body_));
-    fwd_body_ = std::vector<char>();
-    msg_forwarded_ = true;
-    ++forwarded_;
+    relay_->fwd_granted = relay_->fwd_keep = false;
+    config_.relay->forward(peer_.ip, relay_->fwd_token, mail_from_.view(), relay_->first_rcpt.view(), std::move(relay_->fwd_body));
+    relay_->fwd_body = std::vector<char>();
+    relay_->msg_forwarded = true;
+    ++relay_->forwarded;
   }
   // Otherwise reset_transaction() returns the grant.
 }
@@ -497,12 +501,14 @@ void Session::finish(core::TimePoint now) {
   r.message_bytes = message_bytes_;
   r.reason = reason_;
   r.trap_hit = trap_hit_;
-  r.trap_rcpt = trap_rcpt_.view();
-  r.relay_attempts = relay_attempts_;
-  r.relay_tests = relay_tests_;
-  r.forwarded = forwarded_;
-  r.relay_domains = relay_domains_.view();
-  r.relay_domains_truncated = relay_domains_.truncated();
+  r.trap_rcpt = trap_rcpt_;
+  if (relay_) {
+    r.relay_attempts = relay_->attempts;
+    r.relay_tests = relay_->tests;
+    r.forwarded = relay_->forwarded;
+    r.relay_domains = relay_->domains.view();
+    r.relay_domains_truncated = relay_->domains.truncated();
+  }
   sink_->session_closed(r);
 }
 

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,11 +114,11 @@ class Session {
   std::string_view helo() const { return helo_.view(); }
   std::string_view mail_from() const { return mail_from_.view(); }
   bool trap_hit() const { return trap_hit_; }
-  std::uint32_t relay_attempts() const { return relay_attempts_; }
-  std::string_view relay_domains() const { return relay_domains_.view(); }
+  std::uint32_t relay_attempts() const { return relay_ ? relay_->attempts : 0; }
+  std::string_view relay_domains() const { return relay_ ? relay_->domains.view() : std::string_view{}; }
   // Body bytes held for forwarding right now (0 unless a granted message is
   // being received; never above the hooks' forward_size_limit()).
-  std::size_t held_body_bytes() const { return fwd_body_.capacity(); }
+  std::size_t held_body_bytes() const { return relay_ ? relay_->fwd_body.capacity() : 0; }
   // Bytes of an unfinished command line held (<= line_length_bytes + 1).
   std::size_t buffered() const { return framer_.buffered(); }
 
@@ -212,25 +213,31 @@ class Session {
   core::FixedString<256> mail_from_;
   core::FixedString<512> rcpts_;
 
-  // Relay mode and spamtraps.
-  BodyTee tee_{*this};
-  core::BodyDigest* body_sink_;  // digest_, or &tee_ in relay mode
-  IpMatcher own_ip_;
-  DomainList relay_domains_;
-  core::FixedString<256> first_rcpt_;  // forwarded messages go to this one only
-  core::FixedString<256> trap_rcpt_;   // the first trapped recipient
+  // Relay mode only, allocated once per relay session, so that a sink
+  // session stays as small as it was (about 1 KiB of state here).
+  struct RelayState {
+    explicit RelayState(Session& s) : tee(s) {}
+    BodyTee tee;
+    IpMatcher own_ip;
+    DomainList domains;
+    core::FixedString<256> first_rcpt;  // forwarded messages go to this one only
+    bool foreign_rcpt = false;          // this message: a recipient outside the sender's domain
+    bool msg_relay_test = false;
+    bool msg_forwarded = false;
+    bool fwd_granted = false;  // the hooks granted this message a forward
+    bool fwd_keep = false;     // ... and its body still fits
+    core::TimePoint fwd_token{};
+    std::uint64_t body_bytes = 0;
+    std::uint32_t attempts = 0;
+    std::uint32_t tests = 0;
+    std::uint32_t forwarded = 0;
+    std::vector<char> fwd_body;
+  };
+  static constexpr std::size_t kTrapRcptBytes = 256;
+  std::unique_ptr<RelayState> relay_;
+  core::BodyDigest* body_sink_;  // digest_, or the relay tee
+  std::string trap_rcpt_;        // the first trapped recipient (allocated on a hit only)
   bool trap_hit_ = false;
-  bool foreign_rcpt_ = false;   // this message: a recipient outside the sender's domain
-  bool msg_relay_test_ = false;
-  bool msg_forwarded_ = false;
-  bool fwd_granted_ = false;    // the hooks granted this message a forward
-  bool fwd_keep_ = false;       // ... and its body still fits
-  core::TimePoint fwd_token_{};
-  std::uint64_t relay_body_bytes_ = 0;
-  std::uint32_t relay_attempts_ = 0;
-  std::uint32_t relay_tests_ = 0;
-  std::uint32_t forwarded_ = 0;
-  std::vector<char> fwd_body_;
 };
 
 }  // namespace spamsink::session
