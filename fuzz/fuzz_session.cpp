@@ -21,6 +21,11 @@
 //  - the same stream fed in one read and in the chosen reads (no clock
 //    moves) gives the same output and the same records: read boundaries
 //    never change behaviour.
+// Relay mode (bit 0x40 of byte 1; '0' leaves it off), with a spamtrap list
+// in both modes: the body kept for a forward never passes the hooks' limit
+// after any call; every grant ends in exactly one forward or one cancel;
+// a forwarded body has exactly the accepted message's size;
+// relay facts, forwards and trap hits do not depend on read boundaries.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -62,6 +67,7 @@ class CountingDigest final : public core::BodyDigest {
 };
 
 struct Message {
+  bool relay_attempt, relay_test, forwarded;
   std::uint32_t recipient_count;
   std::uint64_t size_bytes;
   bool accepted;
@@ -76,7 +82,7 @@ class RecordingSink final : public core::EventSink {
  public:
   explicit RecordingSink(const CountingDigest& d) : digest_(d) {}
   void message(const core::MessageRecord& m) noexcept override {
-    messages.push_back({m.recipient_count, m.size_bytes, m.accepted, m.has_digest, m.sha256, digest_.finished_bytes,
+    messages.push_back({m.relay_attempt, m.relay_test, m.forwarded, m.recipient_count, m.size_bytes, m.accepted, m.has_digest, m.sha256, digest_.finished_bytes,
                         std::string(m.mail_from), std::string(m.recipients)});
   }
   void session_closed(const core::SessionRecord& s) noexcept override {
@@ -89,6 +95,43 @@ class RecordingSink final : public core::EventSink {
 
  private:
   const CountingDigest& digest_;
+};
+
+// Grants every other message; the limit is small enough that some bodies
+// pass it.
+class FuzzHooks final : public session::RelayHooks {
+ public:
+  explicit FuzzHooks(std::uint64_t limit) : limit_(limit) {}
+  bool begin_message(const core::IpAddress&, core::TimePoint& token) override {
+    token = core::TimePoint{} + core::Seconds{++begins};
+    FUZZ_CHECK(outstanding == 0);  // one message at a time per session
+    if (begins % 2 == 0) return false;
+    ++outstanding;
+    return true;
+  }
+  std::uint64_t forward_size_limit() const override { return limit_; }
+  void forward(const core::IpAddress&, core::TimePoint, std::string_view from, std::string_view rcpt,
+               std::vector<char>&& body) override {
+    FUZZ_CHECK(outstanding == 1);
+    --outstanding;
+    FUZZ_CHECK(body.size() <= limit_);
+    FUZZ_CHECK(rcpt.find(',') == std::string_view::npos && !rcpt.empty());
+    sizes.push_back(body.size());
+    forwards.push_back(std::string(from) + "|" + std::string(rcpt) + "|" + std::string(body.begin(), body.end()));
+  }
+  void cancel(core::TimePoint) override {
+    FUZZ_CHECK(outstanding == 1);
+    --outstanding;
+    ++cancels;
+  }
+  int begins = 0;
+  int outstanding = 0;
+  int cancels = 0;
+  std::vector<std::string> forwards;
+  std::vector<std::uint64_t> sizes;
+
+ private:
+  std::uint64_t limit_;
 };
 
 bool digit(char c) { return c >= '0' && c <= '9'; }
@@ -130,6 +173,8 @@ struct Run {
   std::string out;
   std::vector<Message> messages;
   core::SessionRecord record;
+  std::vector<std::string> forwards;
+  std::string relay_domains;
 };
 
 enum class Feed { kWhole, kChunked, kChunkedWithTime };
@@ -140,8 +185,11 @@ Run run(const session::SessionConfig& cfg, std::string_view stream, unsigned see
   core::ManualClock clock;
   CountingDigest digest;
   RecordingSink sink(digest);
-  session::Peer peer{core::IpAddress::from_v4(0x7F000001), 40000};
-  session::Session s(cfg, peer, 7, clock.now(), &sink, &digest);
+  session::Peer peer{core::IpAddress::from_v4(0x7F000002), 40000, core::IpAddress::from_v4(0x7F000001)};
+  FuzzHooks hooks(seed % 3 == 0 ? 64 : 4096);
+  session::SessionConfig c2 = cfg;
+  c2.relay = &hooks;
+  session::Session s(c2, peer, 7, clock.now(), &sink, &digest);
   Run r;
   s.start(r.out);
   check_replies(r.out);
@@ -153,6 +201,7 @@ Run run(const session::SessionConfig& cfg, std::string_view stream, unsigned see
     check_replies(added);
     s.add_bytes_out(added.size());
     FUZZ_CHECK(s.buffered() <= lim.line_length_bytes + 1);
+    FUZZ_CHECK(s.held_body_bytes() <= hooks.forward_size_limit());
     FUZZ_CHECK(s.errors() <= lim.errors_per_session);
   };
 
@@ -217,12 +266,23 @@ Run run(const session::SessionConfig& cfg, std::string_view stream, unsigned see
   FUZZ_CHECK(rec.messages == s.messages() && rec.errors == s.errors());
   FUZZ_CHECK(rec.recipients == s.recipients() && rec.message_bytes == s.message_bytes());
   FUZZ_CHECK(rec.bytes_out == r.out.size());
+  FUZZ_CHECK(hooks.outstanding == 0);  // every grant was forwarded or returned
+  FUZZ_CHECK(s.held_body_bytes() == 0);
+  const bool relay = cfg.mode == core::Mode::kRelay;
+  if (!relay) FUZZ_CHECK(hooks.begins == 0 && rec.relay_attempts == 0 && rec.relay_domains.empty());
+  FUZZ_CHECK(rec.relay_attempts == (relay ? s.messages() : 0));
+  FUZZ_CHECK(rec.forwarded == hooks.forwards.size());
+  FUZZ_CHECK(rec.relay_tests <= rec.relay_attempts && rec.forwarded <= rec.relay_attempts);
+  FUZZ_CHECK(rec.relay_domains.size() <= session::kDomainListBytes);
+  FUZZ_CHECK(rec.trap_hit == !rec.trap_rcpt.empty());
 
   std::uint32_t accepted = 0;
   std::uint64_t accepted_bytes = 0, accepted_rcpts = 0;
   for (const Message& m : sink.messages) {
     FUZZ_CHECK(m.recipient_count >= 1 && m.recipient_count <= lim.recipients_per_message);
     FUZZ_CHECK(m.has_digest == m.accepted);
+    FUZZ_CHECK(m.relay_attempt == (m.accepted && relay));
+    if (m.forwarded) FUZZ_CHECK(m.size_bytes <= hooks.forward_size_limit());
     if (!m.accepted) continue;
     ++accepted;
     accepted_bytes += m.size_bytes;
@@ -231,6 +291,13 @@ Run run(const session::SessionConfig& cfg, std::string_view stream, unsigned see
     FUZZ_CHECK(m.digest_bytes == m.size_bytes);
   }
   FUZZ_CHECK(accepted == s.messages());
+  std::size_t f = 0;
+  for (const Message& m : sink.messages)
+    if (m.forwarded) {
+      FUZZ_CHECK(f < hooks.sizes.size() && hooks.sizes[f] == m.size_bytes);
+      ++f;
+    }
+  FUZZ_CHECK(f == hooks.sizes.size());
   FUZZ_CHECK(accepted_bytes == s.message_bytes() && accepted_rcpts == s.recipients());
   // One "queued as" per accepted message; a DATA reply or a BDAT one
   // (the postfix persona's texts).
@@ -238,6 +305,9 @@ Run run(const session::SessionConfig& cfg, std::string_view stream, unsigned see
 
   r.messages = std::move(sink.messages);
   r.record = rec;
+  r.forwards = std::move(hooks.forwards);
+  r.relay_domains = std::string(rec.relay_domains);
+  r.record.relay_domains = r.record.trap_rcpt = {};  // views into the session
   return r;
 }
 
@@ -267,6 +337,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       smtp::builtin_persona(kPersonas[(data[1] >> 5) & 7]), "mx.example.test", cfg.limits.message_size_bytes, 1795579275);
   cfg.replies = &replies;
   cfg.listener = "fuzz";
+  cfg.mode = (data[1] & 0x40) ? core::Mode::kRelay : core::Mode::kSink;
+  static const session::SpamtrapList traps = [] {
+    session::SpamtrapList l;
+    std::string err;
+    FUZZ_CHECK(session::SpamtrapList::parse("trap@example.test\n*@trap.example\n*@*.sub.example\n", l, err));
+    return l;
+  }();
+  cfg.spamtraps = &traps;
 
   const unsigned seed = data[2] | (data[3] << 8);
   const std::string_view stream(reinterpret_cast<const char*>(data) + 4, size - 4);
@@ -280,5 +358,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(whole.record.reason == chunked.record.reason);
   FUZZ_CHECK(whole.record.errors == chunked.record.errors);
   FUZZ_CHECK(whole.record.bytes_in == chunked.record.bytes_in);
+  FUZZ_CHECK(whole.forwards == chunked.forwards);
+  FUZZ_CHECK(whole.relay_domains == chunked.relay_domains);
+  FUZZ_CHECK(whole.record.relay_tests == chunked.record.relay_tests);
+  FUZZ_CHECK(whole.record.trap_hit == chunked.record.trap_hit);
   return 0;
 }

@@ -35,6 +35,10 @@ std::shared_ptr<net::RuntimeConfig> runtime_of(const Config& c) {
                                                static_cast<std::int64_t>(std::time(nullptr)));
   rc->hash_bodies = c.hash_bodies;
   rc->shutdown_grace = c.shutdown_grace;
+  auto relay = std::make_shared<net::RelaySettings>(c.relay);
+  relay->helo = c.hostname;
+  rc->relay = std::move(relay);
+  rc->spamtraps = c.spamtraps;
   return rc;
 }
 
@@ -196,11 +200,17 @@ int run(int argc, const char* const* argv) {
       t.refused_messages += w.refused_messages;
       t.refused_connections += w.refused_connections;
       t.early_talkers += w.early_talkers;
+      t.relay_attempts += w.relay_attempts;
+      t.relay_tests += w.relay_tests;
+      t.forwarded += w.forwarded;
+      t.trap_hits += w.trap_hits;
     }
     core::log(logger, core::Level::kInfo, [&](core::LogLine& l) {
       l.str("event", event).num("sessions", t.sessions).num("messages", t.messages).num("recipients", t.recipients);
       l.num("bytes", t.bytes).num("refused_messages", t.refused_messages);
       l.num("refused_connections", t.refused_connections).num("early_talkers", t.early_talkers);
+      l.num("relay_attempts", t.relay_attempts).num("relay_tests", t.relay_tests).num("forwarded", t.forwarded);
+      l.num("trap_hits", t.trap_hits);
       l.num("open", std::uint64_t{server.open_connections()});
     });
   };

@@ -5,7 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <asio/ip/address.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -362,6 +364,52 @@ const std::vector<Key>& global_keys() {
                    c.store_queue = *n;
                    return {};
                  }});
+    k.push_back({"relay_threshold", "N",
+                 "relay: forward the first N messages of each new host to relay_smarthost (default 0 = never; "
+                 "N > 0 needs relay_smarthost)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<std::uint32_t>(v, 1000);
+                   if (!n) return bad("relay_threshold", v, "a whole number from 0 to 1000");
+                   c.relay.threshold = *n;
+                   return {};
+                 }});
+    k.push_back({"relay_smarthost", "ADDR:PORT",
+                 "relay: the one place forwarded messages go (numeric address, e.g. 127.0.0.1:25; default none)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty()) {
+                     c.relay.smarthost_host.clear();
+                     c.relay.smarthost_port = 0;
+                     return {};
+                   }
+                   net::ListenerSpec spec;
+                   if (auto err = parse_listen_address(v, spec); !err.empty() || spec.port == 0)
+                     return bad("relay_smarthost", v, "ADDR:PORT with a numeric address and a port from 1, e.g. 127.0.0.1:25");
+                   c.relay.smarthost_host = spec.host;
+                   c.relay.smarthost_port = spec.port;
+                   return {};
+                 }});
+    k.push_back({"relay_forward_max", "N", "relay: messages forwarded per hour, all hosts together (default 10)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<std::uint32_t>(v, 100000);
+                   if (!n) return bad("relay_forward_max", v, "a whole number from 0 to 100000");
+                   c.relay.forward_max = *n;
+                   return {};
+                 }});
+    k.push_back({"relay_forward_size", "SIZE", "relay: larger messages are never forwarded, bytes (default 1M)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = core::parse_size(v);
+                   if (!n || *n < 1024 || *n > (std::uint64_t{64} << 20))
+                     return bad("relay_forward_size", v, "a size in bytes (K, M allowed) from 1K to 64M");
+                   c.relay.forward_size = *n;
+                   return {};
+                 }});
+    k.push_back({"spamtrap_file", "FILE",
+                 "addresses that mark a session as a trap hit, one a line: user@domain, *@domain, *@*.domain "
+                 "(sink and relay listeners; re-read on SIGHUP)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   c.spamtrap_file = v;
+                   return {};
+                 }});
     for (const auto& lk : limit_keys()) {
       LimitSetter s = lk.set;
       std::string name = lk.name;
@@ -424,8 +472,10 @@ std::string make_listener(std::string_view mode, std::string_view address, const
     out.mode = core::Mode::kSink;
   else if (mode == "tarpit")
     out.mode = core::Mode::kTarpit;
+  else if (mode == "relay")
+    out.mode = core::Mode::kRelay;
   else
-    return "mode: bad value '" + std::string(mode) + "': sink or tarpit (relay is not built yet)";
+    return "mode: bad value '" + std::string(mode) + "': sink, tarpit or relay";
   out.limits = limits;
   if (auto err = parse_listen_address(address, out); !err.empty()) return err;
   out.name = std::string(mode) + ":" + std::string(address);
@@ -512,6 +562,30 @@ std::string load_persona(Config& c) {
 
 }  // namespace
 
+std::shared_ptr<const session::SpamtrapList> load_spamtraps(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = std::string("cannot read: ") + std::strerror(errno);
+    return nullptr;
+  }
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > session::SpamtrapList::kMaxFileBytes) {
+      error = "larger than " + std::to_string(session::SpamtrapList::kMaxFileBytes) + " bytes";
+      return nullptr;
+    }
+  }
+  if (in.bad()) {
+    error = "read error";
+    return nullptr;
+  }
+  auto list = std::make_shared<session::SpamtrapList>();
+  if (!session::SpamtrapList::parse(text, *list, error)) return nullptr;
+  return list;
+}
+
 std::string parse_listen_address(std::string_view text, net::ListenerSpec& spec) {
   const std::string t(text);
   const std::string allowed = "ADDR:PORT with a numeric address, e.g. 127.0.0.1:2525 or [::1]:2525";
@@ -571,6 +645,11 @@ ParseResult parse_config(int argc, const char* const* argv) {
                  "tarpit listener ADDR:PORT, repeatable: holds clients, drips replies, never accepts a message")
       ->type_name("ADDR:PORT");
   std::map<std::string, std::string> given;
+  std::vector<std::string> relays;
+  cli.add_option("--relay", relays,
+                 "relay listener ADDR:PORT, repeatable: a fake open relay that accepts mail for any domain and "
+                 "drops it (see relay_threshold)")
+      ->type_name("ADDR:PORT");
   std::vector<std::pair<const Key*, CLI::Option*>> opts;
   for (const auto& k : global_keys()) {
     CLI::Option* o = cli.add_option(flag_of(k.name), given[k.name], k.help)->type_name(k.type);
@@ -618,7 +697,7 @@ ParseResult parse_config(int argc, const char* const* argv) {
   if (auto err = c.limits.validate(); !err.empty()) return fail(err);
 
   // Listeners: flags replace the file's, the file's replace the default.
-  if (!sinks.empty() || !tarpits.empty()) {
+  if (!sinks.empty() || !tarpits.empty() || !relays.empty()) {
     for (const auto& s : sinks) {
       net::ListenerSpec spec;
       if (auto err = make_listener("sink", s, c.limits, spec); !err.empty()) return fail("--sink: " + err);
@@ -627,6 +706,11 @@ ParseResult parse_config(int argc, const char* const* argv) {
     for (const auto& s : tarpits) {
       net::ListenerSpec spec;
       if (auto err = make_listener("tarpit", s, c.limits, spec); !err.empty()) return fail("--tarpit: " + err);
+      c.listeners.push_back(spec);
+    }
+    for (const auto& s : relays) {
+      net::ListenerSpec spec;
+      if (auto err = make_listener("relay", s, c.limits, spec); !err.empty()) return fail("--relay: " + err);
       c.listeners.push_back(spec);
     }
   } else if (!file_listeners.empty()) {
@@ -682,6 +766,22 @@ ParseResult parse_config(int argc, const char* const* argv) {
           c.listeners[i].port != 0)
         return fail("listener " + c.listeners[j].name + " is given twice");
 
+  // Relay forwarding: the one way out, so every bound is checked here.
+  if (c.relay.threshold != 0 && c.relay.smarthost_host.empty())
+    return fail("relay_threshold is " + std::to_string(c.relay.threshold) +
+                " but relay_smarthost is not set: forwarding needs a smarthost (set relay_smarthost = ADDR:PORT, "
+                "or relay_threshold = 0)");
+  for (const auto& l : c.listeners)
+    if (l.mode == core::Mode::kRelay && l.port == c.relay.smarthost_port && l.host == c.relay.smarthost_host)
+      return fail("relay_smarthost " + l.host + ":" + std::to_string(l.port) +
+                  " is this server's own relay listener: forwarded mail would loop");
+  if (!c.spamtrap_file.empty()) {
+    std::string err;
+    auto list = load_spamtraps(c.spamtrap_file, err);
+    if (!list) return fail("spamtrap_file: " + c.spamtrap_file + ": " + err);
+    c.spamtraps = std::move(list);
+  }
+
   if (c.threads == 0) {
     unsigned n = std::thread::hardware_concurrency();
     c.threads = n == 0 ? 1 : static_cast<int>(n);
@@ -731,6 +831,16 @@ std::string describe(const Config& c) {
   static constexpr const char* kEarly[] = {"ignore", "reject", "defer"};
   os << "early_talker = \"" << kEarly[static_cast<int>(c.tarpit.early_action)] << "\"\n";
   os << "early_talker_reject_type = \"" << (c.tarpit.early_permanent ? "perm" : "temp") << "\"\n";
+  os << "relay_threshold = " << c.relay.threshold << "\n";
+  if (!c.relay.smarthost_host.empty())
+    os << "relay_smarthost = \""
+       << (c.relay.smarthost_host.find(':') != std::string::npos ? "[" + c.relay.smarthost_host + "]"
+                                                                  : c.relay.smarthost_host)
+       << ":" << c.relay.smarthost_port << "\"\n";
+  os << "relay_forward_max = " << c.relay.forward_max << "\n";
+  os << "relay_forward_size = " << c.relay.forward_size << "\n";
+  if (!c.spamtrap_file.empty())
+    os << "spamtrap_file = \"" << c.spamtrap_file << "\"  # " << c.spamtraps->size() << " entries\n";
   os << "early_talker_allow = \"";
   for (std::size_t i = 0; i < c.tarpit.early_allow.size(); ++i) {
     const auto& a = c.tarpit.early_allow[i];

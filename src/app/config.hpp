@@ -10,6 +10,7 @@
 // wins over the file).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct Config {
   net::TarpitSettings tarpit;  // every tarpit listener
   // greet_delay as given; unset: 5s on tarpit listeners, 0 on the others.
   std::optional<core::Duration> greet_delay;
+  net::RelaySettings relay;    // every relay listener (helo = hostname)
+  std::string spamtrap_file;   // "" = no spamtraps
+  std::shared_ptr<const session::SpamtrapList> spamtraps;  // loaded from spamtrap_file
   int threads = 0;      // 0 = one per core
   std::string hostname;  // "" = the system's
   std::string persona = "postfix";  // an embedded persona (personas/*.toml)
@@ -62,6 +66,9 @@ ParseResult parse_config(int argc, const char* const* argv);
 
 // Parses "ADDR:PORT" ("127.0.0.1:25", "[::1]:25", "[::]:25") into `spec`.
 std::string parse_listen_address(std::string_view text, net::ListenerSpec& spec);
+
+// Reads and parses a spamtrap file; null with `error` set on failure.
+std::shared_ptr<const session::SpamtrapList> load_spamtraps(const std::string& path, std::string& error);
 
 // A readable dump of the effective config (for --check-config).
 std::string describe(const Config& c);

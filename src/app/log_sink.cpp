@@ -22,6 +22,9 @@ void LogSink::message(const core::MessageRecord& m) noexcept {
     bump(messages_, 1);
     bump(recipients_, m.recipient_count);
     bump(bytes_, m.size_bytes);
+    if (m.relay_attempt) bump(relay_attempts_, 1);
+    if (m.relay_test) bump(relay_tests_, 1);
+    if (m.forwarded) bump(forwarded_, 1);
   } else {
     bump(refused_messages_, 1);
   }
@@ -31,6 +34,8 @@ void LogSink::message(const core::MessageRecord& m) noexcept {
   l.str("event", "message").num("session", m.session_id).peer("from", m.mail_from, m.mail_from_truncated)
       .peer("rcpt", m.recipients, m.recipients_truncated);
   l.num("rcpts", m.recipient_count).num("size", m.size_bytes).boolean("accepted", m.accepted);
+  if (m.relay_attempt)
+    l.boolean("relay_attempt", true).boolean("relay_test", m.relay_test).boolean("forwarded", m.forwarded);
   if (m.has_digest) {
     char h[65];
     hex(m.sha256, h);
@@ -44,6 +49,7 @@ void LogSink::session_closed(const core::SessionRecord& s) noexcept {
   bump(sessions_, 1);
   if (s.reason == core::EndReason::kTooManyConns) bump(refused_connections_, 1);
   if (s.early_talker) bump(early_talkers_, 1);
+  if (s.trap_hit) bump(trap_hits_, 1);
   if (!logger_.enabled(core::Level::kInfo)) return;
   char ip[64];
   const std::size_t iplen = s.ip.format(ip);
@@ -57,6 +63,10 @@ void LogSink::session_closed(const core::SessionRecord& s) noexcept {
   l.num("errors", s.errors).num("duration_ms", static_cast<std::int64_t>(ms)).str("end", core::to_string(s.reason));
   if (!s.phase.empty()) l.str("phase", s.phase);
   if (s.early_talker) l.boolean("early_talker", true).peer("early_bytes", s.early_bytes);
+  if (s.relay_attempts != 0 || !s.relay_domains.empty())
+    l.num("relay_attempts", s.relay_attempts).num("relay_tests", s.relay_tests).num("forwarded", s.forwarded)
+        .peer("relay_domains", s.relay_domains, s.relay_domains_truncated);
+  if (s.trap_hit) l.boolean("trap_hit", true).peer("trap_rcpt", s.trap_rcpt);
   l.finish();
   if (buf_.size() >= kFlushBytes) tick();
 }
@@ -76,6 +86,10 @@ Totals LogSink::totals() const {
   t.refused_messages = refused_messages_.load(std::memory_order_relaxed);
   t.refused_connections = refused_connections_.load(std::memory_order_relaxed);
   t.early_talkers = early_talkers_.load(std::memory_order_relaxed);
+  t.relay_attempts = relay_attempts_.load(std::memory_order_relaxed);
+  t.relay_tests = relay_tests_.load(std::memory_order_relaxed);
+  t.forwarded = forwarded_.load(std::memory_order_relaxed);
+  t.trap_hits = trap_hits_.load(std::memory_order_relaxed);
   return t;
 }
 

@@ -25,6 +25,10 @@ struct Totals {
   std::uint64_t refused_messages = 0;
   std::uint64_t refused_connections = 0;
   std::uint64_t early_talkers = 0;
+  std::uint64_t relay_attempts = 0;  // relay-mode messages accepted
+  std::uint64_t relay_tests = 0;     // ... that looked like relay tests
+  std::uint64_t forwarded = 0;       // ... handed to the smarthost client
+  std::uint64_t trap_hits = 0;       // sessions with a spamtrap recipient
 };
 
 class LogSink final : public core::EventSink {
@@ -43,7 +47,7 @@ class LogSink final : public core::EventSink {
   core::Logger& logger_;
   std::string buf_;
   std::atomic<std::uint64_t> sessions_{0}, messages_{0}, recipients_{0}, bytes_{0}, refused_messages_{0},
-      refused_connections_{0}, early_talkers_{0};
+      refused_connections_{0}, early_talkers_{0}, relay_attempts_{0}, relay_tests_{0}, forwarded_{0}, trap_hits_{0};
 };
 
 }  // namespace spamsink::app

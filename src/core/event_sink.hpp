@@ -81,8 +81,12 @@ struct SessionRecord {
   std::string_view early_bytes;  // the first bytes it sent then (capped)
   bool tls = false;              // STARTTLS completed
   bool trap_hit = false;         // a recipient was on the spamtrap list
+  std::string_view trap_rcpt;    // the first such recipient (capped)
   std::uint32_t relay_attempts = 0;  // messages that were relay attempts
+  std::uint32_t relay_tests = 0;     // ... of which looked like relay tests
+  std::uint32_t forwarded = 0;       // ... of which went to the smarthost client
   std::string_view relay_domains;    // distinct recipient domains, comma-joined, capped
+  bool relay_domains_truncated = false;  // a domain was left out for want of room
 };
 
 class EventSink {

@@ -54,7 +54,8 @@ struct WorkerConfig {
   std::vector<session::SessionConfig> sessions;  // index = listener
 };
 
-std::shared_ptr<const WorkerConfig> make_worker_config(std::shared_ptr<const RuntimeConfig> rc) {
+std::shared_ptr<const WorkerConfig> make_worker_config(std::shared_ptr<const RuntimeConfig> rc,
+                                                       session::RelayHooks* relay) {
   auto wc = std::make_shared<WorkerConfig>();
   wc->runtime = std::move(rc);
   for (const auto& l : wc->runtime->listeners) {
@@ -64,6 +65,8 @@ std::shared_ptr<const WorkerConfig> make_worker_config(std::shared_ptr<const Run
     sc.mode = l.mode;
     sc.listener = l.name;
     sc.early = l.early;
+    sc.spamtraps = wc->runtime->spamtraps.get();
+    if (l.mode == core::Mode::kRelay) sc.relay = relay;
     wc->sessions.push_back(sc);
   }
   return wc;
@@ -104,9 +107,19 @@ struct Shared {
 };
 
 struct Worker {
-  Worker(int index, Shared& shared, core::EventSink* sink)
-      : index(index), shared(shared), sink(sink), slot_timer(ctx), tick_timer(ctx), grace_timer(ctx) {
+  Worker(int index, Shared& shared, core::EventSink* sink, ForwardGateShared& gate)
+      : index(index),
+        shared(shared),
+        sink(sink),
+        slot_timer(ctx),
+        tick_timer(ctx),
+        grace_timer(ctx),
+        relay(ctx, gate, *shared.logger) {
     out.reserve(4096);
+  }
+  void set_config(std::shared_ptr<const RuntimeConfig> rc) {
+    relay.set_settings(rc->relay);
+    config = make_worker_config(std::move(rc), &relay);
   }
 
   int index;
@@ -127,6 +140,7 @@ struct Worker {
   std::uint32_t live_count = 0;
   std::deque<Parked> parked;  // accepted past the cap, waiting for a slot
   std::unique_ptr<TarpitEngine> tarpit;  // created with the first tarpit listener
+  RelayForwarder relay;                  // relay listeners' smarthost client
   std::uint64_t next_id = 0;
   int paused = 0;  // acceptors waiting on slot_timer
   bool draining = false;
@@ -261,6 +275,13 @@ asio::awaitable<bool> greet_delay(Conn& c, core::TimePoint due) {
 
 asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li, session::Peer peer,
                                      std::uint64_t id, core::TimePoint start) {
+  if (w.config->sessions[li].mode == core::Mode::kRelay) {
+    // Relay tests carry the address they were sent to: ours, per connection
+    // (the listener may be a wildcard).
+    asio::error_code ec;
+    const auto local = sock.local_endpoint(ec);
+    if (!ec) peer.local = to_ip(local.address());
+  }
   Conn c(w, std::move(sock), w.config, li, peer, id, start, w.sink);
   w.link(&c);
   bool alive = true;
@@ -460,6 +481,7 @@ struct Server::Impl {
   SinkFactory sinks;
   core::Logger& logger;
   Shared shared;
+  ForwardGateShared gate;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::string> bound;
   bool started = false;
@@ -471,8 +493,8 @@ struct Server::Impl {
     shared.limits.set(config->limits.max_connections, config->limits.max_connections_per_ip);
     if (options.threads < 1) options.threads = 1;
     for (int i = 0; i < options.threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(i, shared, sinks ? sinks(i) : nullptr));
-      workers.back()->config = make_worker_config(config);
+      workers.push_back(std::make_unique<Worker>(i, shared, sinks ? sinks(i) : nullptr, gate));
+      workers.back()->set_config(config);
     }
   }
 };
@@ -578,7 +600,7 @@ void Server::update_config(std::shared_ptr<const RuntimeConfig> config) {
   impl_->config = config;
   for (auto& wp : impl_->workers) {
     Worker* w = wp.get();
-    asio::post(w->ctx, [w, wc = make_worker_config(config)]() mutable { w->config = std::move(wc); });
+    asio::post(w->ctx, [w, config]() mutable { w->set_config(std::move(config)); });
   }
   impl_->shared.wake_acceptors();
 }
@@ -593,6 +615,7 @@ void Server::shutdown() {
       for (auto& acc : w->acceptors) acc->close(ignored);
       w->parked.clear();  // never greeted: closing them loses nothing
       if (w->tarpit) w->tarpit->close_all();  // a tarpit has nothing to finish
+      w->relay.stop();  // forwards in flight are abandoned, each with its log line
       w->slot_timer.cancel();
       if (w->live_count == 0) return w->finish_drain();
       w->grace_timer.expires_after(w->config->runtime->shutdown_grace);

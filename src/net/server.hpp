@@ -15,6 +15,9 @@
 //    listener stays open so queued clients wait in the backlog) and resumes
 //    when a slot frees: no polling, no spinning;
 //  - shared counters are touched at accept and close only.
+// Relay listeners run the same sessions in relay mode; each worker has a
+// RelayForwarder (net/relay_forwarder.hpp) and all share one forwarding
+// gate, so the hourly budget holds over every worker and host.
 // Limits: see core::Limits; scratch 64 KiB per worker.
 #pragma once
 
@@ -28,8 +31,10 @@
 #include "core/event_sink.hpp"
 #include "core/limits.hpp"
 #include "core/logger.hpp"
+#include "net/relay_forwarder.hpp"
 #include "net/tarpit_engine.hpp"
 #include "session/session.hpp"
+#include "session/spamtrap.hpp"
 #include "smtp/replies.hpp"
 
 namespace spamsink::net {
@@ -57,6 +62,10 @@ struct RuntimeConfig {
   smtp::ReplyTable replies = smtp::ReplyTable::postfix("localhost", 10240000);
   bool hash_bodies = true;
   core::Duration shutdown_grace = core::Seconds{10};
+  // Relay listeners: forwarding bounds and the smarthost (never null).
+  std::shared_ptr<const RelaySettings> relay = std::make_shared<RelaySettings>();
+  // Sink and relay listeners: null = no spamtraps.
+  std::shared_ptr<const session::SpamtrapList> spamtraps;
 };
 
 struct ServerOptions {

@@ -1,5 +1,6 @@
 #include "session/session.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "smtp/command.hpp"
@@ -34,8 +35,14 @@ Session::Session(const SessionConfig& config, const Peer& peer, std::uint64_t id
       line_deadline_(now + config.limits.command_time),
       end_of_life_(now + config.limits.session_lifetime),
       framer_(config.limits.line_length_bytes),
-      scanner_(config.limits.body_line_bytes) {
+      scanner_(config.limits.body_line_bytes),
+      relay_(config.mode == core::Mode::kRelay ? std::make_unique<RelayState>(*this) : nullptr),
+      body_sink_(relay_ ? &relay_->tee : digest) {
   ip_len_ = static_cast<std::uint8_t>(peer_.ip.format(ip_text_));
+  if (relay_) {
+    char buf[64];
+    relay_->own_ip.set_needle(std::string_view(buf, peer_.local.format(buf)));
+  }
 }
 
 void Session::start(std::string& out, std::int64_t unix_time) {
@@ -139,6 +146,52 @@ void Session::reset_transaction() {
   rcpt_count_ = 0;
   rcpt_overshoot_ = 0;
   rcpts_.clear();
+  if (relay_) {
+    relay_->first_rcpt.clear();
+    relay_->foreign_rcpt = false;
+  }
+  drop_forward();
+}
+
+void Session::drop_forward() {
+  if (!relay_) return;
+  if (relay_->fwd_granted && config_.relay != nullptr) config_.relay->cancel(relay_->fwd_token);
+  relay_->fwd_granted = relay_->fwd_keep = false;
+  std::vector<char>().swap(relay_->fwd_body);
+}
+
+void Session::begin_body() {
+  if (!relay_) return;
+  drop_forward();
+  relay_->own_ip.reset();
+  relay_->body_bytes = 0;
+  if (config_.relay != nullptr && config_.relay->begin_message(peer_.ip, relay_->fwd_token)) {
+    relay_->fwd_granted = relay_->fwd_keep = true;
+    // A small start; grown below in steps that never pass the limit.
+    relay_->fwd_body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(4096, config_.relay->forward_size_limit())));
+  }
+}
+
+void Session::relay_body(const char* p, std::size_t n) {
+  if (relay_->body_bytes <= kRelayTestBodyBytes) relay_->own_ip.feed(p, n);
+  relay_->body_bytes += n;
+  if (!relay_->fwd_keep) return;
+  const std::uint64_t limit = config_.relay->forward_size_limit();
+  const std::size_t need = relay_->fwd_body.size() + n;
+  if (need > limit) {
+    // Too big to forward: stop keeping it at once (the grant is returned
+    // when the message ends).
+    relay_->fwd_keep = false;
+    std::vector<char>().swap(relay_->fwd_body);
+    return;
+  }
+  if (need > relay_->fwd_body.capacity()) {
+    // Exact reserve: libstdc++ allocates what is asked, so the capacity
+    // stays within the limit (insert alone would double past it).
+    const std::uint64_t doubled = std::max<std::uint64_t>(need, 2 * std::uint64_t{relay_->fwd_body.capacity()});
+    relay_->fwd_body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(doubled, limit)));
+  }
+  relay_->fwd_body.insert(relay_->fwd_body.end(), p, p + n);
 }
 
 void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& out) {
@@ -204,8 +257,8 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
         if (!bdat_skip_ && n != 0) {
           if (bdat_bytes_ + n > config_.limits.message_size_bytes)
             too_big_ = true;
-          else if (digest_ != nullptr)
-            digest_->update(in.data(), n);
+          else if (body_sink_ != nullptr)
+            body_sink_->update(in.data(), n);
           bdat_bytes_ += n;
           bdat_ends_lf_ = in[n - 1] == '\n';
         }
@@ -336,6 +389,17 @@ void Session::cmd_rcpt(std::string_view args, std::string& out) {
   }
   ++rcpt_count_;
   rcpts_.append_item(p.address, ',');
+  if (config_.spamtraps != nullptr && !trap_hit_ && config_.spamtraps->match(p.address)) {
+    trap_hit_ = true;
+    trap_rcpt_.assign(p.address.substr(0, kTrapRcptBytes));  // once per session at most
+  }
+  if (relay_) {
+    const std::string_view domain = domain_of(p.address);
+    relay_->domains.add(domain);
+    const std::string_view sender = domain_of(mail_from_.view());
+    if (!sender.empty() && !mail_from_.truncated() && !iequal(domain, sender)) relay_->foreign_rcpt = true;
+    if (rcpt_count_ == 1) relay_->first_rcpt.assign(p.address);
+  }
   reply(ReplyId::kRcptOk, out, p.address);
 }
 
@@ -355,7 +419,8 @@ void Session::cmd_data(std::string_view args, std::string& out) {
   if (bdat_used_) return error(ReplyId::kDataAfterBdat, out);
   if (rcpt_count_ == 0) return error(ReplyId::kNoRecipients, out);
   reply(ReplyId::kDataGo, out);
-  scanner_.start(digest_);
+  begin_body();
+  scanner_.start(body_sink_);
   last_lines_ = 0;
   too_big_ = false;
   phase_ = Phase::kData;
@@ -389,7 +454,8 @@ void Session::cmd_bdat(std::string_view args, std::string& out) {
       bdat_bytes_ = 0;
       bdat_ends_lf_ = false;
       too_big_ = false;
-      if (digest_ != nullptr) digest_->reset();
+      begin_body();
+      if (body_sink_ != nullptr) body_sink_->reset();
     }
   }
   phase_ = Phase::kBdat;
@@ -477,6 +543,9 @@ void Session::record_message(bool accepted, std::uint64_t size) {
   m.recipient_count = rcpt_count_;
   m.size_bytes = size;
   m.accepted = accepted;
+  m.relay_attempt = accepted && relay_ != nullptr;
+  m.relay_test = m.relay_attempt && relay_->msg_relay_test;
+  m.forwarded = m.relay_attempt && relay_->msg_forwarded;
   if (accepted && digest_ != nullptr) {
     digest_->finish(m.sha256);
     m.has_digest = true;
@@ -508,9 +577,30 @@ void Session::end_message(std::string& out) {
     ++messages_;
     recipients_total_ += rcpt_count_;
     message_bytes_ += size;
+    if (relay_) end_relay_message(size);
   }
   record_message(!too_big_, size);
+  if (relay_) relay_->msg_relay_test = relay_->msg_forwarded = false;
   reset_transaction();
+}
+
+void Session::end_relay_message(std::uint64_t size) {
+  relay_->own_ip.finish();
+  ++relay_->attempts;
+  relay_->msg_relay_test = is_relay_test(relay_->foreign_rcpt, size, relay_->own_ip.found());
+  if (relay_->msg_relay_test) ++relay_->tests;
+  relay_->msg_forwarded = false;
+  if (!relay_->fwd_granted) return;
+  // One recipient, whole addresses only: a cut address would go astray.
+  if (relay_->fwd_keep && relay_->fwd_body.size() == size && !relay_->first_rcpt.empty() && !relay_->first_rcpt.truncated() &&
+      !mail_from_.truncated()) {
+    relay_->fwd_granted = relay_->fwd_keep = false;
+    config_.relay->forward(peer_.ip, relay_->fwd_token, mail_from_.view(), relay_->first_rcpt.view(), std::move(relay_->fwd_body));
+    relay_->fwd_body = std::vector<char>();
+    relay_->msg_forwarded = true;
+    ++relay_->forwarded;
+  }
+  // Otherwise reset_transaction() returns the grant.
 }
 
 void Session::on_deadline(core::TimePoint now, std::string& out) {
@@ -536,6 +626,7 @@ void Session::finish(core::TimePoint now) {
   if (finished_) return;
   finished_ = true;
   if (phase_ != Phase::kClosed) close(core::EndReason::kPeerClosed);
+  drop_forward();  // a body cut short by the end of the session
   if (sink_ == nullptr) return;
   core::SessionRecord r;
   r.session_id = id_;
@@ -558,6 +649,15 @@ void Session::finish(core::TimePoint now) {
   r.reason = reason_;
   r.early_talker = early_talker_;
   r.early_bytes = std::string_view(early_, early_len_);
+  r.trap_hit = trap_hit_;
+  r.trap_rcpt = trap_rcpt_;
+  if (relay_) {
+    r.relay_attempts = relay_->attempts;
+    r.relay_tests = relay_->tests;
+    r.forwarded = relay_->forwarded;
+    r.relay_domains = relay_->domains.view();
+    r.relay_domains_truncated = relay_->domains.truncated();
+  }
   sink_->session_closed(r);
 }
 

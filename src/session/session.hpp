@@ -17,13 +17,23 @@
 //    storage that can grow is the framer's unfinished line (<= line limit);
 //  - after closing() turns true, input is ignored;
 //  - the SessionRecord is emitted exactly once, by finish().
+// Relay mode (config.mode == kRelay) adds: the distinct recipient domains
+// (session/relay.hpp), relay-test detection while the body streams by (an
+// IpMatcher over the first kRelayTestBodyBytes, nothing kept), and, for a
+// message the RelayHooks grant at its start, a copy of the body that never
+// grows past hooks->forward_size_limit(), handed over whole at its end
+// (the one body a session ever keeps). A spamtrap list in the config marks
+// the session on the first trapped recipient (sink and relay).
 // Limits: all from core::Limits; peer text kept: HELO 128 B, MAIL FROM
-// 256 B, recipients 512 B per message (comma-joined, truncated).
+// 256 B, recipients 512 B per message (comma-joined, truncated); relay
+// domains kDomainListBytes; trapped recipient 256 B.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <vector>
 
@@ -35,6 +45,8 @@
 #include "core/limits.hpp"
 #include "smtp/data_scanner.hpp"
 #include "smtp/line_framer.hpp"
+#include "session/relay.hpp"
+#include "session/spamtrap.hpp"
 #include "smtp/replies.hpp"
 
 namespace spamsink::session {
@@ -53,17 +65,37 @@ struct EarlyTalkPolicy {
   std::vector<core::Cidr> allow;    // never treated as talkers
 };
 
+// What relay mode asks of its driver: the forwarding gate and the client
+// that sends a granted message to the smarthost. Called on the session's
+// thread; implementations never block.
+class RelayHooks {
+ public:
+  virtual ~RelayHooks() = default;
+  // A message from `ip` starts. True: keep its body (up to
+  // forward_size_limit()) and then call forward() or cancel() with `token`.
+  virtual bool begin_message(const core::IpAddress& ip, core::TimePoint& token) = 0;
+  virtual std::uint64_t forward_size_limit() const = 0;
+  // Takes the body (unstuffed content, CRLF line ends as received).
+  virtual void forward(const core::IpAddress& ip, core::TimePoint token, std::string_view from,
+                       std::string_view rcpt, std::vector<char>&& body) = 0;
+  // A granted message was not forwarded after all.
+  virtual void cancel(core::TimePoint token) = 0;
+};
+
 struct SessionConfig {
   const smtp::ReplyTable* replies = nullptr;
   core::Limits limits;
   core::Mode mode = core::Mode::kSink;
   std::string_view listener;  // name for logs; must outlive the session
   EarlyTalkPolicy early;
+  const SpamtrapList* spamtraps = nullptr;  // null or empty: no traps
+  RelayHooks* relay = nullptr;              // relay mode: null = never forward
 };
 
 struct Peer {
   core::IpAddress ip;
   std::uint16_t port = 0;
+  core::IpAddress local;  // our end of the connection (relay tests look for it)
 };
 
 class Session {
@@ -112,6 +144,12 @@ class Session {
   const SessionConfig& config() const { return config_; }
   std::string_view helo() const { return helo_.view(); }
   std::string_view mail_from() const { return mail_from_.view(); }
+  bool trap_hit() const { return trap_hit_; }
+  std::uint32_t relay_attempts() const { return relay_ ? relay_->attempts : 0; }
+  std::string_view relay_domains() const { return relay_ ? relay_->domains.view() : std::string_view{}; }
+  // Body bytes held for forwarding right now (0 unless a granted message is
+  // being received; never above the hooks' forward_size_limit()).
+  std::size_t held_body_bytes() const { return relay_ ? relay_->fwd_body.capacity() : 0; }
   // Bytes of an unfinished command line held (<= line_length_bytes + 1).
   std::size_t buffered() const { return framer_.buffered(); }
 
@@ -149,6 +187,31 @@ class Session {
   // The persona's queue-id format, at most kMaxQueueId bytes; returns the length.
   static constexpr std::size_t kMaxQueueId = 64;
   std::size_t next_queue_id(char (&buf)[kMaxQueueId], std::uint64_t& num);
+  // Relay mode: a message body starts / a piece of it / the forward is off.
+  void begin_body();
+  void relay_body(const char* p, std::size_t n);
+  void drop_forward();
+  void end_relay_message(std::uint64_t size);
+
+  // Sits between the scanner (or BDAT) and the real digest in relay mode,
+  // so the body is seen once, in place.
+  class BodyTee final : public core::BodyDigest {
+   public:
+    explicit BodyTee(Session& s) : s_(s) {}
+    void reset() noexcept override {
+      if (s_.digest_ != nullptr) s_.digest_->reset();
+    }
+    void update(const char* data, std::size_t n) noexcept override {
+      if (s_.digest_ != nullptr) s_.digest_->update(data, n);
+      s_.relay_body(data, n);
+    }
+    void finish(std::array<std::uint8_t, 32>& out) noexcept override {
+      if (s_.digest_ != nullptr) s_.digest_->finish(out);
+    }
+
+   private:
+    Session& s_;
+  };
 
   const SessionConfig& config_;
   const smtp::ReplyTable& replies_;
@@ -201,6 +264,32 @@ class Session {
   core::FixedString<128> helo_;
   core::FixedString<256> mail_from_;
   core::FixedString<512> rcpts_;
+
+  // Relay mode only, allocated once per relay session, so that a sink
+  // session stays as small as it was (about 1 KiB of state here).
+  struct RelayState {
+    explicit RelayState(Session& s) : tee(s) {}
+    BodyTee tee;
+    IpMatcher own_ip;
+    DomainList domains;
+    core::FixedString<256> first_rcpt;  // forwarded messages go to this one only
+    bool foreign_rcpt = false;          // this message: a recipient outside the sender's domain
+    bool msg_relay_test = false;
+    bool msg_forwarded = false;
+    bool fwd_granted = false;  // the hooks granted this message a forward
+    bool fwd_keep = false;     // ... and its body still fits
+    core::TimePoint fwd_token{};
+    std::uint64_t body_bytes = 0;
+    std::uint32_t attempts = 0;
+    std::uint32_t tests = 0;
+    std::uint32_t forwarded = 0;
+    std::vector<char> fwd_body;
+  };
+  static constexpr std::size_t kTrapRcptBytes = 256;
+  std::unique_ptr<RelayState> relay_;
+  core::BodyDigest* body_sink_;  // digest_, or the relay tee
+  std::string trap_rcpt_;        // the first trapped recipient (allocated on a hit only)
+  bool trap_hit_ = false;
 };
 
 }  // namespace spamsink::session

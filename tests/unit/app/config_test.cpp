@@ -190,6 +190,85 @@ TEST(Config, TarpitListenersAndTheirSettings) {
   EXPECT_NE(g.output.find("greet_delay"), std::string::npos) << g.output;
 }
 
+TEST(Config, RelayListenersAndForwardingBounds) {
+  auto r = parse({"--relay", "127.0.0.1:2610", "--relay-threshold", "2", "--relay-smarthost", "127.0.0.1:2525",
+                  "--relay-forward-max", "5", "--relay-forward-size", "64K"});
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_EQ(r.config->listeners.size(), 1u);
+  EXPECT_EQ(r.config->listeners[0].mode, core::Mode::kRelay);
+  EXPECT_EQ(r.config->relay.threshold, 2u);
+  EXPECT_EQ(r.config->relay.smarthost_host, "127.0.0.1");
+  EXPECT_EQ(r.config->relay.smarthost_port, 2525);
+  EXPECT_EQ(r.config->relay.forward_max, 5u);
+  EXPECT_EQ(r.config->relay.forward_size, 64u * 1024);
+  EXPECT_TRUE(r.config->relay.enabled());
+
+  auto d = parse({"--relay", "127.0.0.1:2610"});
+  ASSERT_TRUE(d.config) << d.output;
+  EXPECT_EQ(d.config->relay.threshold, 0u);  // the defaults: forward nothing
+  EXPECT_EQ(d.config->relay.forward_max, 10u);
+  EXPECT_EQ(d.config->relay.forward_size, 1024u * 1024);
+  EXPECT_FALSE(d.config->relay.enabled());
+
+  // A threshold without a smarthost: an error naming both keys.
+  auto n = parse({"--relay", "127.0.0.1:2610", "--relay-threshold", "3"});
+  EXPECT_EQ(n.exit_code, 2);
+  EXPECT_NE(n.output.find("relay_threshold"), std::string::npos) << n.output;
+  EXPECT_NE(n.output.find("relay_smarthost"), std::string::npos) << n.output;
+  // The smarthost may not be our own relay listener.
+  auto loop = parse({"--relay", "127.0.0.1:2610", "--relay-threshold", "1", "--relay-smarthost", "127.0.0.1:2610"});
+  EXPECT_EQ(loop.exit_code, 2);
+  EXPECT_NE(loop.output.find("loop"), std::string::npos) << loop.output;
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--relay-smarthost", "mail.example:25"},
+                                       {"--relay-smarthost", "127.0.0.1:0"},
+                                       {"--relay-threshold", "-1"},
+                                       {"--relay-forward-max", "x"},
+                                       {"--relay-forward-size", "10"},
+                                       {"--relay", "localhost:25"}}) {
+    auto b = parse(bad);
+    EXPECT_EQ(b.exit_code, 2) << bad[0] << " " << bad[1];
+    EXPECT_NE(b.output.find(bad[0].substr(2, 5)), std::string::npos) << b.output;
+  }
+
+  auto f = parse({"--config", write_file("relay.toml", R"(
+relay_threshold = 1
+relay_smarthost = "[::1]:25"
+[[listener]]
+mode = "relay"
+address = "127.0.0.1:2611"
+[[listener]]
+mode = "sink"
+address = "127.0.0.1:2612"
+)")});
+  ASSERT_TRUE(f.config) << f.output;
+  EXPECT_EQ(f.config->listeners[0].mode, core::Mode::kRelay);
+  EXPECT_EQ(f.config->listeners[1].mode, core::Mode::kSink);
+  EXPECT_EQ(f.config->relay.smarthost_host, "::1");
+  EXPECT_NE(describe(*f.config).find("relay_smarthost = \"[::1]:25\""), std::string::npos) << describe(*f.config);
+}
+
+TEST(Config, SpamtrapFile) {
+  auto good = write_file("traps.txt", "# traps\ntrap@example.test\n*@trap.example\n*@*.traps.example\n");
+  auto r = parse({"--spamtrap-file", good});
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_TRUE(r.config->spamtraps);
+  EXPECT_EQ(r.config->spamtraps->size(), 3u);
+  EXPECT_TRUE(r.config->spamtraps->match("x@a.traps.example"));
+
+  auto bad = parse({"--spamtrap-file", write_file("badtraps.txt", "ok@example.test\nno-at-sign\n")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("spamtrap_file"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("line 2"), std::string::npos) << bad.output;
+
+  auto missing = parse({"--spamtrap-file", ::testing::TempDir() + "no-such-traps.txt"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("cannot read"), std::string::npos) << missing.output;
+
+  auto none = parse({});
+  ASSERT_TRUE(none.config);
+  EXPECT_FALSE(none.config->spamtraps);
+}
+
 TEST(Config, DuplicateListenerIsAnError) {
   auto r = parse({"--sink", "127.0.0.1:2600", "--sink", "127.0.0.1:2600"});
   EXPECT_FALSE(r.config);
