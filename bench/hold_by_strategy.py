@@ -21,6 +21,7 @@ Usage: BUILD=build python3 bench/hold_by_strategy.py [--max-hold 360]
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -79,6 +80,14 @@ def main():
             out, err = cli.communicate(timeout=limit)
             hold = json.loads(out)["hold"]
             deliveries = pf.wait_deliveries(qid, 1, limit)
+            if not deliveries:
+                # A reply too long for the parser (the banner's hundreds of
+                # 220- lines): take the status from the raw log line.
+                for line in pf.log_lines():
+                    m = re.search(qid + r": to=.*status=(\w+) \((.{0,160})", line)
+                    if m:
+                        deliveries = [{"status": m.group(1), "reason": m.group(2) + "..."}]
+                        break
             first = mta.session_closes(1, timeout=limit)[0]
             report[s] = {
                 "smtpsend_held_s_p50": hold["held_us"]["p50"] / 1e6,
