@@ -10,6 +10,7 @@ import time
 import unittest
 
 from spamsink_harness import SLOW, Daemon, HOSTNAME, require_binary
+from test_tarpit import read_until
 
 GREETING = ("220 %s ESMTP Postfix (Debian/GNU)\r\n" % HOSTNAME).encode()
 TEASER = ("220-%s ESMTP Postfix (Debian/GNU)\r\n" % HOSTNAME).encode()
@@ -17,18 +18,7 @@ TEASER = ("220-%s ESMTP Postfix (Debian/GNU)\r\n" % HOSTNAME).encode()
 
 def recv_lines(sock, count, timeout):
     """Reads until `count` CRLFs arrived, EOF or the timeout."""
-    sock.settimeout(timeout)
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while buf.count(b"\r\n") < count and time.monotonic() < deadline:
-        try:
-            d = sock.recv(4096)
-        except socket.timeout:
-            break
-        if not d:
-            break
-        buf += d
-    return buf
+    return read_until(sock, count, timeout)[0]
 
 
 class SinkEarlyTalkTest(unittest.TestCase):
