@@ -195,6 +195,28 @@ def summarize(runs):
     }
 
 
+def interleave(servers, scen, args, deadline, tmp, tag, after=None):
+    """Runs scenario `scen` args.runs times on every server, interleaved
+    (a, b, a, b, ...) so that the shared machine's noise hits all alike;
+    logs each run; `after(server, result)` sees each result. Returns
+    ({server name: [results]}, any run failed)."""
+    sc = SCENARIOS[scen]
+    per = {s.name: [] for s in servers}
+    failed = False
+    for i in range(args.runs):
+        for s in servers:
+            r = measure(s, scen, sc, args, deadline, tmp)
+            per[s.name].append(r)
+            if after is not None:
+                after(s, r)
+            log("%s: %-4s run %d/%d %-22s %8s msg/s %9s msg/CPU-s  srv %.2fs cli %.2fs wall %.2fs %s" % (
+                tag, scen, i + 1, args.runs, s.label, fmt(r["msg_per_s"], ",.0f"),
+                fmt(r["msg_per_cpu_s"], ",.0f"), r["server_cpu_s"], r["client_cpu_s"], r["wall_s"],
+                "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])))
+            failed |= not r["ok"]
+    return per, failed
+
+
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
@@ -290,18 +312,8 @@ def main(argv=None):
         }
         for scen in scenarios:
             sc = SCENARIOS[scen]
-            per = {s.name: [] for s in servers}
-            for i in range(args.runs):
-                # Interleaved: sink, spamsink, (spamsink t2), sink, ...
-                for s in servers:
-                    r = measure(s, scen, sc, args, deadline, tmp)
-                    per[s.name].append(r)
-                    log("macro: %-4s run %d/%d %-20s %8s msg/s %9s msg/CPU-s  srv %.2fs cli %.2fs wall %.2fs %s" % (
-                        scen, i + 1, args.runs, s.label, fmt(r["msg_per_s"], ",.0f"),
-                        fmt(r["msg_per_cpu_s"], ",.0f"), r["server_cpu_s"], r["client_cpu_s"], r["wall_s"],
-                        "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])))
-                    if not r["ok"]:
-                        failed = True
+            per, bad = interleave(servers, scen, args, deadline, tmp, "macro")
+            failed |= bad
             sres = {"what": sc["what"], "argv": per[servers[0].name][0]["argv"][:-1],
                     "servers": {n: {"runs": runs, "median": summarize(runs)} for n, runs in per.items()},
                     "ratios": {}}

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from benchlib import HOST, SMTP_SOURCE, BenchError, build_dir, log, ratio, socket_fds, wait_until
-from macro import SCENARIOS, Spamsink, fmt, measure, median
+from macro import SCENARIOS, Spamsink, fmt, interleave, median
 
 
 class Variant(Spamsink):
@@ -79,15 +79,8 @@ def main(argv=None):
             s.start()
         for scen in scenarios:
             sc = SCENARIOS[scen]
-            per = {s.name: [] for s in servers}
-            for i in range(args.runs):
-                for s in servers:
-                    r = measure(s, scen, sc, args, deadline, tmp)
-                    per[s.name].append(r)
-                    log("relay_bench: %-4s run %d/%d %-22s %8s msg/s %9s msg/CPU-s %s" % (
-                        scen, i + 1, args.runs, s.label, fmt(r["msg_per_s"], ",.0f"),
-                        fmt(r["msg_per_cpu_s"], ",.0f"), "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])))
-                    failed |= not r["ok"]
+            per, bad = interleave(servers, scen, args, deadline, tmp, "relay_bench")
+            failed |= bad
             base_cpu = median([r["msg_per_cpu_s"] for r in per["sink"] if r["ok"]])
             base_rate = median([r["msg_per_s"] for r in per["sink"] if r["ok"]])
             print(f"{scen} ({sc['what']}, scale {args.scale}, {args.runs} runs, medians):")

@@ -36,7 +36,7 @@ import tempfile
 import time
 
 from benchlib import HOST, SMTP_SOURCE, BenchError, build_dir, log, ratio, tool_versions
-from macro import SCENARIOS, Spamsink, fmt, measure, summarize
+from macro import SCENARIOS, Spamsink, fmt, interleave, summarize
 
 BAR = 0.9
 
@@ -80,17 +80,14 @@ def main(argv=None):
             log(f"store_bench: {s.label} pid {s.pid} on {HOST}:{s.port}")
         for scen in scenarios:
             sc = SCENARIOS[scen]
-            per = {s.name: [] for s in servers}
-            for i in range(args.runs):
-                for s in servers:
-                    r = measure(s, scen, sc, args, deadline, tmp)
-                    per[s.name].append(r)
-                    if s is on and r["exit"] == 0:
-                        sent_to_on += r["messages"]
-                    log("store_bench: %-4s run %d/%d %-8s %8s msg/s %9s msg/CPU-s srv %.2fs %s" % (
-                        scen, i + 1, args.runs, s.name, fmt(r["msg_per_s"], ",.0f"), fmt(r["msg_per_cpu_s"], ",.0f"),
-                        r["server_cpu_s"], "ok" if r["ok"] else "FAILED: " + "; ".join(r["errors"])))
-                    failed |= not r["ok"]
+
+            def count_sent(server, r):
+                nonlocal sent_to_on
+                if server is on and r["exit"] == 0:
+                    sent_to_on += r["messages"]
+
+            per, bad = interleave(servers, scen, args, deadline, tmp, "store_bench", after=count_sent)
+            failed |= bad
             med = {n: summarize(runs) for n, runs in per.items()}
             rc = ratio(med["db-on"]["msg_per_cpu_s"], med["db-none"]["msg_per_cpu_s"])
             rs = ratio(med["db-on"]["msg_per_s"], med["db-none"]["msg_per_s"])
