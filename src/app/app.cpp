@@ -14,8 +14,10 @@
 #include "app/config.hpp"
 #include "app/log_sink.hpp"
 #include "app/logger.hpp"
+#include "app/offline.hpp"
 #include "core/units.hpp"
 #include "net/server.hpp"
+#include "store/store.hpp"
 
 namespace spamsink::app {
 
@@ -70,6 +72,7 @@ std::string drop_privileges(const std::string& user) {
 }  // namespace
 
 int run(int argc, const char* const* argv) {
+  if (is_offline_command(argc, argv)) return run_offline(argc, argv);
   ParseResult parsed = parse_config(argc, argv);
   if (!parsed.config) {
     std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
@@ -92,10 +95,31 @@ int run(int argc, const char* const* argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // The store: every worker's records go to its StoreSink, which forwards
+  // them to that worker's LogSink (the session_close lines and totals).
+  std::unique_ptr<store::Store> store;
+  try {
+    store::StoreOptions so;
+    so.path = config.db;
+    so.queue_capacity = config.store_queue;
+    so.retain_days = config.retain_days;
+    so.retain_sessions = config.retain_sessions;
+    for (const auto& l : config.listeners) so.listeners.push_back({l.name, l.mode});
+    store = std::make_unique<store::Store>(std::move(so), logger);
+  } catch (const std::exception& e) {
+    core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+      l.str("event", "store_open_failed").str("db", config.db).str("error", e.what());
+    });
+    return 1;
+  }
   std::vector<std::unique_ptr<LogSink>> sinks;
-  for (int i = 0; i < config.threads; ++i) sinks.push_back(std::make_unique<LogSink>(logger));
+  std::vector<core::EventSink*> store_sinks;
+  for (int i = 0; i < config.threads; ++i) {
+    sinks.push_back(std::make_unique<LogSink>(logger));
+    store_sinks.push_back(store->make_sink(sinks.back().get()));
+  }
   net::Server server(net::ServerOptions{config.threads}, runtime_of(config),
-                     [&](int i) -> core::EventSink* { return sinks[static_cast<std::size_t>(i)].get(); }, logger);
+                     [&](int i) -> core::EventSink* { return store_sinks[static_cast<std::size_t>(i)]; }, logger);
   try {
     server.bind();
   } catch (const std::exception& e) {
@@ -201,6 +225,7 @@ int run(int argc, const char* const* argv) {
     }
   }
   if (joiner.joinable()) joiner.join();
+  store->stop();  // the workers are done: everything they recorded is queued
   log_totals("stopped");
   return 0;
 }

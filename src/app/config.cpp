@@ -299,6 +299,43 @@ const std::vector<Key>& global_keys() {
                    c.tarpit.max_hold = *d;
                    return {};
                  }});
+    k.push_back({"state_dir", "DIR", "directory for spamsink's state, created if missing (default var)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty() || v.size() > 1024) return bad("state_dir", v, "a directory path, at most 1024 bytes");
+                   c.state_dir = v;
+                   return {};
+                 }});
+    k.push_back({"db", "PATH|none",
+                 "the SQLite store of hosts and sessions, or none for counters only (default STATE_DIR/spamsink.db)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty() || v.size() > 1024) return bad("db", v, "a file path (at most 1024 bytes) or none");
+                   if (v.substr(0, 13) == "postgresql://") return bad("db", v, "a file path or none (PostgreSQL is not built yet)");
+                   c.db = v;
+                   return {};
+                 }});
+    k.push_back({"retain_days", "N", "store: delete sessions and hosts older than this many days (default 90, 0 = forever)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<std::uint32_t>(v, 36500);
+                   if (!n) return bad("retain_days", v, "a whole number of days from 0 (keep forever) to 36500");
+                   c.retain_days = *n;
+                   return {};
+                 }});
+    k.push_back({"retain_sessions", "N", "store: keep at most this many sessions, the newest (default 1000000, 0 = no limit)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<std::uint64_t>(v, 10'000'000'000ULL);
+                   if (!n) return bad("retain_sessions", v, "a whole number from 0 (no limit) to 10000000000");
+                   c.retain_sessions = *n;
+                   return {};
+                 }});
+    k.push_back({"store_queue", "N",
+                 "store: events (about 1 KiB each) queued between the SMTP threads and the writer; a full queue drops "
+                 "and counts (default 8192)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto n = parse_uint<std::size_t>(v, 1'048'576);
+                   if (!n || *n < 64) return bad("store_queue", v, "a whole number of events from 64 to 1048576");
+                   c.store_queue = *n;
+                   return {};
+                 }});
     for (const auto& lk : limit_keys()) {
       LimitSetter s = lk.set;
       k.push_back({lk.name, lk.type, lk.help, [s](Config& c, std::string_view v) { return s(c.limits, v); }});
@@ -452,7 +489,9 @@ ParseResult parse_config(int argc, const char* const* argv) {
       "spamsink: a mail server that only pretends. Sink mode accepts every message with 250 and keeps\n"
       "only the facts (IP, HELO, MAIL FROM, recipients, size, SHA-256, timings), never the body.\n"
       "Sizes take K/M/G (binary); durations take ms/s/m/h/d (a bare number is seconds).\n"
-      "Every option is also a key in the --config TOML file (with '_' for '-'); flags win over the file.",
+      "Every option is also a key in the --config TOML file (with '_' for '-'); flags win over the file.\n"
+      "Offline, from the store: 'spamsink hosts [--since T] [--json] [--db PATH]' and\n"
+      "'spamsink stats [--json] [--db PATH]' (each has --help).",
       "spamsink"};
   cli.set_help_flag("-h,--help", "print this help and exit");
   cli.get_formatter()->column_width(34);
@@ -572,6 +611,8 @@ ParseResult parse_config(int argc, const char* const* argv) {
     if (::gethostname(buf, sizeof buf - 1) == 0 && smtp::valid_hostname(buf)) c.hostname = buf;
     else c.hostname = "localhost";
   }
+  if (c.db.empty()) c.db = c.state_dir + "/spamsink.db";
+  else if (c.db == "none") c.db.clear();
   c.config_file = config_file;
   c.check_only = check;
   result.config = std::move(c);
@@ -610,6 +651,11 @@ std::string describe(const Config& c) {
   }
   os << "\"\n";
   if (!c.user.empty()) os << "user = \"" << c.user << "\"\n";
+  os << "state_dir = \"" << c.state_dir << "\"\n";
+  os << "db = \"" << (c.db.empty() ? "none" : c.db) << "\"\n";
+  os << "retain_days = " << c.retain_days << "\n";
+  os << "retain_sessions = " << c.retain_sessions << "\n";
+  os << "store_queue = " << c.store_queue << "\n";
   for (const auto& l : c.listeners) {
     os << "\n[[listener]]\nmode = \"" << core::to_string(l.mode) << "\"\naddress = \""
        << (l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) << ":" << l.port << "\"\n";

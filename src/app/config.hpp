@@ -33,6 +33,13 @@ struct Config {
   std::string log_target = "stderr";
   core::Level log_level = core::Level::kInfo;
   std::string user;
+  // The store (src/store). `db` is resolved by parse_config: the path of the
+  // SQLite file (default <state_dir>/spamsink.db), or "" for --db none.
+  std::string state_dir = "var";
+  std::string db;
+  std::uint32_t retain_days = 90;            // 0 = keep forever
+  std::uint64_t retain_sessions = 1'000'000;  // 0 = no limit
+  std::size_t store_queue = 8192;            // events
   std::string config_file;
   bool check_only = false;
 };

@@ -34,6 +34,13 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A query the store cannot run as asked (a cursor that does not parse):
+// the caller answers 400. It is an Error, so a caller that only knows
+// Error still handles it.
+struct BadQuery : Error {
+  using Error::Error;
+};
+
 inline constexpr std::size_t kReadBatch = 1000;
 inline constexpr std::size_t kMaxPageLimit = 1000;  // hosts/sessions `limit`
 
@@ -170,6 +177,8 @@ struct MetricsSnapshot {
   std::uint64_t events_dropped = 0;  // queue full: counted, never waited for
   std::uint64_t store_errors = 0;
   std::uint64_t batches_written = 0;
+  std::uint64_t events_written = 0;  // committed to the database
+  std::uint64_t events_lost = 0;     // in a batch given up after kMaxWriteAttempts failures
 };
 
 class MetricsSource {
