@@ -16,6 +16,7 @@
 #include "app/logger.hpp"
 #include "app/offline.hpp"
 #include "core/units.hpp"
+#include "http/api.hpp"
 #include "net/server.hpp"
 #include "store/store.hpp"
 
@@ -126,6 +127,33 @@ int run(int argc, const char* const* argv) {
     core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "bind_failed").str("error", e.what()); });
     return 1;
   }
+  // The API: its own threads, bound before the privilege drop (like the
+  // listeners), reading the store and the listeners' open counts only.
+  std::unique_ptr<http::ApiServer> api;
+  if (!config.api_host.empty()) {
+    http::ApiOptions ao;
+    ao.host = config.api_host;
+    ao.port = config.api_port;
+    ao.token = config.api_token;
+    ao.never_list = config.never_list;
+    std::vector<http::OpenSessions> names;
+    for (const auto& l : config.listeners) names.push_back({l.name, l.mode, 0});
+    api = std::make_unique<http::ApiServer>(
+        std::move(ao), store.get(), store.get(),
+        [&server, names]() {
+          auto out = names;
+          const auto open = server.open_by_listener();
+          for (std::size_t i = 0; i < out.size() && i < open.size(); ++i) out[i].open = open[i];
+          return out;
+        },
+        logger);
+    try {
+      api->bind();
+    } catch (const std::exception& e) {
+      core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "bind_failed").str("error", e.what()); });
+      return 1;
+    }
+  }
   if (!config.user.empty()) {
     if (auto err = drop_privileges(config.user); !err.empty()) {
       core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "privilege_drop_failed").str("error", err); });
@@ -142,8 +170,10 @@ int run(int argc, const char* const* argv) {
     l.str("event", "started").str("version", "0.1.0").num("threads", config.threads).str("hostname", config.hostname);
     l.num("max_conns", config.limits.max_connections).num("max_conns_per_ip", config.limits.max_connections_per_ip);
     l.num("uid", std::uint64_t{geteuid()});
+    l.str("api", api ? api->bound_address() : std::string("none"));
   });
   server.start();
+  if (api) api->start();
 
   auto log_totals = [&](std::string_view event) {
     Totals t;
@@ -225,6 +255,7 @@ int run(int argc, const char* const* argv) {
     }
   }
   if (joiner.joinable()) joiner.join();
+  if (api) api->stop();  // before the store it reads goes away
   store->stop();  // the workers are done: everything they recorded is queued
   log_totals("stopped");
   return 0;

@@ -122,6 +122,9 @@ struct ApiServer::Impl {
   void guarded(const httplib::Request& req, httplib::Response& res, Body&& body) {
     try {
       body();
+    } catch (const store::BadQuery& e) {
+      // Only the cursor is passed through unchecked: the store judges it.
+      send_error(res, 400, "bad_parameter", std::string("cursor: ") + e.what(), "cursor");
     } catch (const std::exception& e) {
       core::log(logger, core::Level::kWarn, [&](core::LogLine& l) {
         l.str("event", "api_store_error").str("path", req.path).str("error", e.what());

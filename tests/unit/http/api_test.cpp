@@ -208,6 +208,7 @@ TEST_F(ApiTest, BadParametersAre400WithTheName) {
     EXPECT_EQ(j["error"], "bad_parameter") << path;
     EXPECT_EQ(j["parameter"], param) << path;
   }
+  EXPECT_EQ(get_json("/api/v1/hosts?cursor=zz", 400)["parameter"], "cursor");  // the store's BadQuery
   EXPECT_EQ(get_json("/api/v2/nothing", 404)["error"], "not_found");
   auto post = client_->Post("/api/v1/stats", "x", "text/plain");
   ASSERT_TRUE(post);

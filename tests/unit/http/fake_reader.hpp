@@ -89,6 +89,7 @@ class FakeReader : public store::Reader, public store::MetricsSource {
   }
   template <class Page, class Row>
   static Page page(const std::vector<Row>& rows, std::size_t limit, const std::string& cursor) {
+    if (cursor.find_first_not_of("0123456789") != std::string::npos) throw store::BadQuery("not a cursor");
     std::size_t off = cursor.empty() ? 0 : std::stoul(cursor);
     Page p;
     for (std::size_t i = off; i < rows.size() && p.rows.size() < limit; ++i) p.rows.push_back(rows[i]);
