@@ -71,17 +71,20 @@ class Spamsink(Server):
     name = "spamsink"
     TOTALS = re.compile(rb"event=totals .*?\bmessages=(\d+)")
 
-    def __init__(self, tmp, binary, threads):
+    def __init__(self, tmp, binary, threads, extra=None, name=None):
         super().__init__(tmp)
         self.binary = binary
         self.threads = threads
-        self.name = f"spamsink-t{threads}"
-        self.label = f"spamsink --threads {threads}"
+        self.name = name or f"spamsink-t{threads}"
+        self.label = f"spamsink --threads {threads}" + ("" if extra is None else " " + " ".join(extra))
         self.log_offset = 0
+        # The store as shipped (a database under --state-dir), kept in this
+        # benchmark's temp dir rather than var/ of the working directory.
+        self.extra = ["--state-dir", os.path.join(tmp, self.name + "-state")] if extra is None else list(extra)
 
     def start(self):
         self.log_path = os.path.join(self.tmp, f"{self.name}.log")
-        self.argv = [self.binary, "--sink", f"{HOST}:{self.port}", "--threads", str(self.threads)]
+        self.argv = [self.binary, "--sink", f"{HOST}:{self.port}", "--threads", str(self.threads)] + self.extra
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.log_file)

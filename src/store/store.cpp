@@ -430,6 +430,8 @@ Store::Store(StoreOptions options, core::Logger& log)
         l.str("moved_to", opened.moved_aside).str("action", "created a fresh database");
       });
     }
+    opened.db.busy_timeout(options_.busy_timeout_ms);
+    if (!options_.writer_setup_sql.empty()) opened.db.exec(options_.writer_setup_sql.c_str());
     writer_ = std::make_unique<Writer>(std::move(opened.db));
     reader_ = std::make_unique<SqliteReader>(options_.path);
     core::log(log_, core::Level::kInfo, [&](core::LogLine& l) {

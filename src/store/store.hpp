@@ -65,6 +65,8 @@ struct StoreOptions {
   std::vector<ListenerInfo> listeners;
   WallClock wall_clock;       // default: the system clock; tests inject one
   bool start_writer = true;   // false: tests call flush() by hand
+  int busy_timeout_ms = 2000;  // the writer waits this long for a lock, then counts an error
+  std::string writer_setup_sql;  // run on the writer's connection after open (tests inject faults)
 };
 
 class StoreSink;

@@ -108,9 +108,14 @@ class Daemon:
 
     def __init__(self, args, json_log=False, listeners=1):
         require_binary()
-        self.args = [BIN] + list(args)
         self.json_log = json_log
         self.tmpdir = tempfile.mkdtemp(prefix="spamsink-int-")
+        args = list(args)
+        # The store's default database is var/spamsink.db under the working
+        # directory: keep every test's state in its own temp dir instead.
+        if not any(a in ("--state-dir", "--db") for a in args):
+            args += ["--state-dir", os.path.join(self.tmpdir, "var")]
+        self.args = [BIN] + args
         self.log_path = os.path.join(self.tmpdir, "stderr.log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
