@@ -137,7 +137,8 @@ int run(int argc, const char* const* argv) {
     ao.token = config.api_token;
     ao.never_list = config.never_list;
     std::vector<http::OpenSessions> names;
-    for (const auto& l : config.listeners) names.push_back({l.name, l.mode, 0});
+    // Named as the store names them (the address; the mode is a label).
+    for (const auto& l : config.listeners) names.push_back({l.name.substr(l.name.find(':') + 1), l.mode, 0});
     api = std::make_unique<http::ApiServer>(
         std::move(ao), store.get(), store.get(),
         [&server, names]() {

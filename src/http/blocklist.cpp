@@ -98,7 +98,9 @@ void BlocklistWriter::add(const store::HostRow& h, std::string& out) {
     have_group_ = false;
   }
   for (const auto& n : never_)
-    if (overlaps(n, block)) {
+    // An IPv4 block (inside ::ffff:0:0/96) never stops an IPv6 group: an
+    // ip6 set entry does not match IPv4 traffic.
+    if (!n.net.is_v4() && overlaps(n, block)) {
       emit(single(h), out);  // the prefix would cover a never-listed address
       return;
     }

@@ -102,6 +102,9 @@ TEST(Blocklist, GroupOverlappingTheNeverListIsListedHostByHost) {
   const std::vector<core::Cidr> never = {cidr("2001:db8:1::2", 128)};
   EXPECT_EQ(render(BlocklistFormat::kTxt, kMixed, 64, never),
             "192.0.2.7\n198.51.100.23\n::/64\n2001:db8:1::1\n2001:db8:1:0:ffff::9\n2001:db8:2::/64\n");
+  // ::/64 holds the IPv4-mapped space, but an IPv4 never-list block does not split it.
+  EXPECT_EQ(render(BlocklistFormat::kTxt, kMixed, 64, {cidr("192.0.2.7", 32)}),
+            "198.51.100.23\n::/64\n2001:db8:1::/64\n2001:db8:2::/64\n");
   // A never-list block wider than the prefix hides the whole group.
   EXPECT_EQ(render(BlocklistFormat::kTxt, kMixed, 64, {cidr("2001:db8::", 32)}), "192.0.2.7\n198.51.100.23\n::/64\n");
 }
