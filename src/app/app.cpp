@@ -246,6 +246,17 @@ int run(int argc, const char* const* argv) {
         next.threads = config.threads;
         next.user = config.user;
       }
+      if (next.api_host != config.api_host || next.api_port != config.api_port ||
+          next.api_token != config.api_token || next.never_list != config.never_list) {
+        core::log(logger, core::Level::kWarn, [&](core::LogLine& l) {
+          l.str("event", "reload_partial").str("reason", "api, api_token_file and never_list change only on restart");
+        });
+      }
+      next.api_host = config.api_host;
+      next.api_port = config.api_port;
+      next.api_token_file = config.api_token_file;
+      next.api_token = config.api_token;
+      next.never_list = config.never_list;
       fit_descriptors(next, logger);
       logger.configure(next.log_format, next.log_level, next.log_target);
       server.update_config(runtime_of(next));
