@@ -415,7 +415,13 @@ Store::Store(StoreOptions options, core::Logger& log)
   started_ = options_.wall_clock();
   steady_offset_ = started_.time_since_epoch() -
                    std::chrono::duration_cast<std::chrono::system_clock::duration>(core::SteadyClock::now().time_since_epoch());
-  const std::int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(started_.time_since_epoch()).count();
+  if (!options_.defer_open) open();
+}
+
+void Store::open() {
+  if (opened_) return;
+  opened_ = true;
+  const std::int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(options_.wall_clock().time_since_epoch()).count();
   if (!options_.path.empty()) {
     const std::filesystem::path parent = std::filesystem::path(options_.path).parent_path();
     std::error_code ec;

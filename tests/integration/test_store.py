@@ -166,6 +166,12 @@ class StoreTest(unittest.TestCase):
         with open(self.db, "wb") as f:
             f.write(b"garbage, not SQLite\n" * 1000)
         d = Daemon.start(self, "--db", self.db)
+        # The store opens just after event=started: wait for its line.
+        found = []
+        deadline = time.monotonic() + 10 * SLOW
+        while not found and time.monotonic() < deadline:
+            found = [r for r in map(d.parse, d.log_lines()) if r.get("event") in ("store_corrupt", "store_opened")]
+            time.sleep(0.02)
         recs = [d.parse(l) for l in d.log_lines()]
         (c,) = [r for r in recs if r.get("event") == "store_corrupt"]
         self.assertEqual(c["level"], "error")
