@@ -579,6 +579,7 @@ void Store::stop() {
       count_error(e, "checkpoint");
     }
   }
+  if (!opened_) return;  // the daemon never got as far as opening it
   core::log(log_, core::Level::kInfo, [&](core::LogLine& l) {
     l.str("event", "store_stopped").str("db", options_.path.empty() ? "none" : options_.path);
     l.num("events_written", events_written_.load()).num("events_dropped", queue_.dropped());
