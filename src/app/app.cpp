@@ -18,6 +18,7 @@
 #include "app/logger.hpp"
 #include "app/offline.hpp"
 #include "core/units.hpp"
+#include "http/api.hpp"
 #include "net/server.hpp"
 #include "store/store.hpp"
 
@@ -155,6 +156,34 @@ int run(int argc, const char* const* argv) {
     core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "bind_failed").str("error", e.what()); });
     return 1;
   }
+  // The API: its own threads, bound before the privilege drop (like the
+  // listeners), reading the store and the listeners' open counts only.
+  std::unique_ptr<http::ApiServer> api;
+  if (!config.api_host.empty()) {
+    http::ApiOptions ao;
+    ao.host = config.api_host;
+    ao.port = config.api_port;
+    ao.token = config.api_token;
+    ao.never_list = config.never_list;
+    std::vector<http::OpenSessions> names;
+    // Named as the store names them (the address; the mode is a label).
+    for (const auto& l : config.listeners) names.push_back({l.name.substr(l.name.find(':') + 1), l.mode, 0});
+    api = std::make_unique<http::ApiServer>(
+        std::move(ao), store.get(), store.get(),
+        [&server, names]() {
+          auto out = names;
+          const auto open = server.open_by_listener();
+          for (std::size_t i = 0; i < out.size() && i < open.size(); ++i) out[i].open = open[i];
+          return out;
+        },
+        logger);
+    try {
+      api->bind();
+    } catch (const std::exception& e) {
+      core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "bind_failed").str("error", e.what()); });
+      return 1;
+    }
+  }
   if (!config.user.empty()) {
     if (auto err = config.db.empty() ? std::string() : make_state_dir(config.db, config.user); !err.empty()) {
       core::log(logger, core::Level::kError, [&](core::LogLine& l) {
@@ -178,6 +207,7 @@ int run(int argc, const char* const* argv) {
     l.str("persona", config.persona_data.name);
     l.num("max_conns", config.limits.max_connections).num("max_conns_per_ip", config.limits.max_connections_per_ip);
     l.num("uid", std::uint64_t{geteuid()});
+    l.str("api", api ? api->bound_address() : std::string("none"));
   });
   try {
     store->open();
@@ -188,6 +218,7 @@ int run(int argc, const char* const* argv) {
     return 1;
   }
   server.start();
+  if (api) api->start();
 
   auto log_totals = [&](std::string_view event) {
     Totals t;
@@ -265,6 +296,17 @@ int run(int argc, const char* const* argv) {
         next.threads = config.threads;
         next.user = config.user;
       }
+      if (next.api_host != config.api_host || next.api_port != config.api_port ||
+          next.api_token != config.api_token || next.never_list != config.never_list) {
+        core::log(logger, core::Level::kWarn, [&](core::LogLine& l) {
+          l.str("event", "reload_partial").str("reason", "api, api_token_file and never_list change only on restart");
+        });
+      }
+      next.api_host = config.api_host;
+      next.api_port = config.api_port;
+      next.api_token_file = config.api_token_file;
+      next.api_token = config.api_token;
+      next.never_list = config.never_list;
       fit_descriptors(next, logger);
       logger.configure(next.log_format, next.log_level, next.log_target);
       server.update_config(runtime_of(next));
@@ -275,6 +317,7 @@ int run(int argc, const char* const* argv) {
     }
   }
   if (joiner.joinable()) joiner.join();
+  if (api) api->stop();  // before the store it reads goes away
   store->stop();  // the workers are done: everything they recorded is queued
   log_totals("stopped");
   return 0;

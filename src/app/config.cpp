@@ -17,6 +17,7 @@
 
 #include "core/cidr.hpp"
 #include "core/units.hpp"
+#include "http/api.hpp"
 #include "smtp/replies.hpp"
 
 namespace spamsink::app {
@@ -31,6 +32,10 @@ struct Key {
   std::string type;  // shown in --help: SIZE, DURATION, N, ...
   std::string help;
   Setter set;
+  // A list: the flag is repeatable and the TOML value an array; the setter
+  // gets the items comma-joined and replaces the whole list (flags replace
+  // the file's list, as for every other key).
+  bool list = false;
 };
 
 std::string flag_of(const std::string& key) {
@@ -410,6 +415,49 @@ const std::vector<Key>& global_keys() {
                    c.spamtrap_file = v;
                    return {};
                  }});
+    k.push_back({"api", "ADDR:PORT|none",
+                 "HTTP API and /metrics (docs/api.md); outside loopback it needs api_token_file; port 0 = any "
+                 "(default 127.0.0.1:8025)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v == "none") {
+                     c.api_host.clear();
+                     return {};
+                   }
+                   net::ListenerSpec spec;
+                   if (auto e = parse_listen_address(v, spec); !e.empty())
+                     return bad("api", v, "ADDR:PORT with a numeric address, e.g. 127.0.0.1:8025 or [::1]:8025, or none");
+                   c.api_host = spec.host;
+                   c.api_port = spec.port;
+                   return {};
+                 }});
+    k.push_back({"api_token_file", "FILE",
+                 "file holding the API's bearer token (at least 16 bytes); with it every route but /healthz needs "
+                 "'Authorization: Bearer TOKEN'",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty() || v.size() > 1024) return bad("api_token_file", v, "a file path, at most 1024 bytes");
+                   c.api_token_file = v;
+                   return {};
+                 }});
+    k.push_back({"never_list", "CIDRS",
+                 "address blocks never put in a blocklist export, e.g. 192.0.2.0/24; repeatable, or comma-separated "
+                 "(TOML: an array of strings)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   std::vector<core::Cidr> list;
+                   while (!v.empty()) {
+                     const auto comma = v.find(',');
+                     std::string item(v.substr(0, comma));
+                     v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+                     while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+                     while (!item.empty() && item.back() == ' ') item.pop_back();
+                     if (item.empty()) continue;
+                     auto cidr = parse_cidr(item);
+                     if (!cidr) return bad("never_list", item, "ADDR/BITS or ADDR, e.g. 192.0.2.0/24 or 2001:db8::/32");
+                     list.push_back(*cidr);
+                   }
+                   c.never_list = std::move(list);
+                   return {};
+                 },
+                 true});
     for (const auto& lk : limit_keys()) {
       LimitSetter s = lk.set;
       std::string name = lk.name;
@@ -525,6 +573,16 @@ std::string load_file(const std::string& path, Config& c, std::vector<PendingLis
     }
     const Key* def = find_global(k);
     if (!def) return path + " " + where(node) + ": " + k + ": unknown key (see spamsink --help)";
+    if (def->list && node.is_array()) {
+      std::string joined;
+      for (const auto& item : *node.as_array()) {
+        auto s = item.as_string();
+        if (!s) return path + " " + where(item) + ": " + k + ": must be an array of strings";
+        joined += (joined.empty() ? "" : ",") + s->get();
+      }
+      if (auto err = def->set(c, joined); !err.empty()) return path + " " + where(node) + ": " + err;
+      continue;
+    }
     auto text = scalar_text(node);
     if (!text) return path + " " + where(node) + ": " + k + ": must be a string or a number";
     if (auto err = def->set(c, *text); !err.empty()) return path + " " + where(node) + ": " + err;
@@ -650,8 +708,14 @@ ParseResult parse_config(int argc, const char* const* argv) {
                  "relay listener ADDR:PORT, repeatable: a fake open relay that accepts mail for any domain and "
                  "drops it (see relay_threshold)")
       ->type_name("ADDR:PORT");
+  std::map<std::string, std::vector<std::string>> given_lists;
   std::vector<std::pair<const Key*, CLI::Option*>> opts;
   for (const auto& k : global_keys()) {
+    if (k.list) {
+      CLI::Option* o = cli.add_option(flag_of(k.name), given_lists[k.name], k.help)->type_name(k.type);
+      opts.emplace_back(&k, o);
+      continue;
+    }
     CLI::Option* o = cli.add_option(flag_of(k.name), given[k.name], k.help)->type_name(k.type);
     opts.emplace_back(&k, o);
   }
@@ -682,7 +746,12 @@ ParseResult parse_config(int argc, const char* const* argv) {
   }
   for (const auto& [key, opt] : opts) {
     if (opt->count() == 0) continue;
-    if (auto err = key->set(c, given[key->name]); !err.empty()) {
+    std::string value = given[key->name];
+    if (key->list) {
+      value.clear();
+      for (const auto& item : given_lists[key->name]) value += (value.empty() ? "" : ",") + item;
+    }
+    if (auto err = key->set(c, value); !err.empty()) {
       result.output = "spamsink: " + flag_of(key->name) + ": " + err + "\n";
       result.exit_code = 2;
       return result;
@@ -793,6 +862,26 @@ ParseResult parse_config(int argc, const char* const* argv) {
   }
   if (c.db.empty()) c.db = c.state_dir + "/spamsink.db";
   else if (c.db == "none") c.db.clear();
+  if (!c.api_host.empty()) {
+    if (!c.api_token_file.empty()) {
+      std::ifstream f(c.api_token_file, std::ios::binary);
+      if (!f) return fail("api_token_file: cannot read '" + c.api_token_file + "'");
+      std::string token((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      const auto first = token.find_first_not_of(" \t\r\n");
+      const auto last = token.find_last_not_of(" \t\r\n");
+      token = first == std::string::npos ? std::string() : token.substr(first, last - first + 1);
+      if (token.size() < http::kMinTokenBytes || token.size() > 4096)
+        return fail("api_token_file: '" + c.api_token_file + "' must hold one token of " +
+                    std::to_string(http::kMinTokenBytes) + " to 4096 bytes");
+      for (char ch : token)
+        if (static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+          return fail("api_token_file: '" + c.api_token_file + "': the token must be printable ASCII without spaces");
+      c.api_token = std::move(token);
+    } else if (!http::is_loopback(c.api_host)) {
+      return fail("api: " + c.api_host + " is not a loopback address: set api_token_file (--api-token-file) so "
+                  "that the API asks for a bearer token, or bind the API to 127.0.0.1 or ::1");
+    }
+  }
   c.config_file = config_file;
   c.check_only = check;
   result.config = std::move(c);
@@ -853,6 +942,16 @@ std::string describe(const Config& c) {
   os << "retain_days = " << c.retain_days << "\n";
   os << "retain_sessions = " << c.retain_sessions << "\n";
   os << "store_queue = " << c.store_queue << "\n";
+  if (c.api_host.empty()) os << "api = \"none\"\n";
+  else os << "api = \"" << (c.api_host.find(':') != std::string::npos ? "[" + c.api_host + "]" : c.api_host) << ":"
+          << c.api_port << "\"\n";
+  if (!c.api_token_file.empty()) os << "api_token_file = \"" << c.api_token_file << "\"\n";
+  os << "never_list = [";
+  for (std::size_t i = 0; i < c.never_list.size(); ++i) {
+    const auto& a = c.never_list[i];
+    os << (i ? ", " : "") << "\"" << a.net.to_string() << "/" << (a.net.is_v4() ? a.prefix - 96 : a.prefix) << "\"";
+  }
+  os << "]\n";
   for (const auto& l : c.listeners) {
     os << "\n[[listener]]\nmode = \"" << core::to_string(l.mode) << "\"\naddress = \""
        << (l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) << ":" << l.port << "\"\n";

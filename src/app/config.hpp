@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cidr.hpp"
 #include "core/limits.hpp"
 #include "core/log_format.hpp"
 #include "core/logger.hpp"
@@ -51,6 +52,12 @@ struct Config {
   std::uint32_t retain_days = 90;            // 0 = keep forever
   std::uint64_t retain_sessions = 1'000'000;  // 0 = no limit
   std::size_t store_queue = 8192;            // events
+  // The HTTP API (src/http, docs/api.md). api_host empty: --api none.
+  std::string api_host = "127.0.0.1";
+  std::uint16_t api_port = 8025;
+  std::string api_token_file;
+  std::string api_token;  // read from api_token_file at parse time; never printed
+  std::vector<core::Cidr> never_list;  // kept out of every blocklist export
   std::string config_file;
   bool check_only = false;
 };

@@ -101,6 +101,19 @@ struct Parked {
 
 struct Shared {
   ConnLimits limits;
+  // Open connections per listener (config order), for the API's gauges:
+  // touched at accept and close only, relaxed (DESIGN.md §4).
+  std::vector<std::string> listener_names;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> open;
+  void opened(std::size_t li) { open[li].fetch_add(1, std::memory_order_relaxed); }
+  void closed(std::size_t li) { open[li].fetch_sub(1, std::memory_order_relaxed); }
+  // Names are fixed at start (a reload keeps the listener set); the first
+  // listener of a name gets the count when two share one.
+  std::size_t index_of(std::string_view name) const {
+    for (std::size_t i = 0; i < listener_names.size(); ++i)
+      if (listener_names[i] == name) return i;
+    return 0;
+  }
   core::Logger* logger = nullptr;
   std::vector<std::unique_ptr<Worker>>* workers = nullptr;
   void wake_acceptors();
@@ -333,6 +346,7 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
   asio::error_code ignored;
   c.socket.close(ignored);  // close() sends the FIN; no shutdown() call needed
   w.unlink(&c);
+  w.shared.closed(li);
   if (w.shared.limits.release(c.ip)) w.shared.wake_acceptors();
 }
 
@@ -385,11 +399,13 @@ void admit(Worker& w, Parked p) {
         }
         // A held connection becomes a record: the socket object goes away.
         const int fd = p.sock.release();
+        w.shared.opened(p.listener);
         w.tarpit->adopt(fd, p.peer.ip, p.peer.port, sc.listener, sc.replies,
                         w.config->runtime->listeners[p.listener].tarpit, core::SteadyClock::now());
         return;
       }
       const std::uint64_t id = (++w.next_id << 8) | static_cast<std::uint64_t>(w.index);
+      w.shared.opened(p.listener);
       asio::co_spawn(w.ctx, run_connection(w, std::move(p.sock), p.listener, p.peer, id, core::SteadyClock::now()),
                      asio::detached);
       return;
@@ -491,6 +507,8 @@ struct Server::Impl {
     shared.logger = &logger;
     shared.workers = &workers;
     shared.limits.set(config->limits.max_connections, config->limits.max_connections_per_ip);
+    for (const auto& l : config->listeners) shared.listener_names.push_back(l.name);
+    shared.open = std::make_unique<std::atomic<std::uint32_t>[]>(std::max<std::size_t>(1, config->listeners.size()));
     if (options.threads < 1) options.threads = 1;
     for (int i = 0; i < options.threads; ++i) {
       workers.push_back(std::make_unique<Worker>(i, shared, sinks ? sinks(i) : nullptr, gate));
@@ -516,7 +534,8 @@ void Server::bind() {
     if (l.mode != core::Mode::kTarpit) continue;
     for (auto& wp : impl_->workers) {
       Worker* w = wp.get();
-      w->tarpit = std::make_unique<TarpitEngine>(w->ctx, w->sink, [w](const core::IpAddress& ip) {
+      w->tarpit = std::make_unique<TarpitEngine>(w->ctx, w->sink, [w](const core::IpAddress& ip, std::string_view listener) {
+        w->shared.closed(w->shared.index_of(listener));
         if (w->shared.limits.release(ip)) w->shared.wake_acceptors();
       });
     }
@@ -638,5 +657,11 @@ void Server::join() {
 }
 
 std::uint32_t Server::open_connections() const { return impl_->shared.limits.total(); }
+
+std::vector<std::uint32_t> Server::open_by_listener() const {
+  std::vector<std::uint32_t> out(impl_->shared.listener_names.size());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = impl_->shared.open[i].load(std::memory_order_relaxed);
+  return out;
+}
 
 }  // namespace spamsink::net

@@ -98,6 +98,9 @@ class Server {
   // Waits for the workers to finish.
   void join();
   std::uint32_t open_connections() const;
+  // Open connections of each listener, in config order (relaxed reads:
+  // any thread may call it, e.g. the HTTP API's).
+  std::vector<std::uint32_t> open_by_listener() const;
 
  private:
   struct Impl;

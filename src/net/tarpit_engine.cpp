@@ -372,12 +372,13 @@ struct TarpitEngine::Impl {
       sink->session_closed(s);
     }
     const core::IpAddress ip = r.ip;
+    const std::string_view listener = profiles[r.profile].listener;  // profiles are never removed
     r.fd = -1;
     r.in_drip = false;
     ++r.gen;
     free_slots.push_back(index);
     --held;
-    if (on_close) on_close(ip);
+    if (on_close) on_close(ip, listener);
   }
 };
 
@@ -394,7 +395,7 @@ void TarpitEngine::adopt(int fd, const core::IpAddress& ip, std::uint16_t port, 
   Impl& e = *impl_;
   if (e.stopped || e.epfd < 0) {
     ::close(fd);
-    if (e.on_close) e.on_close(ip);
+    if (e.on_close) e.on_close(ip, listener);
     return;
   }
   std::uint32_t index;

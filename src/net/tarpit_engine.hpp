@@ -67,8 +67,9 @@ struct TarpitSettings {
 
 class TarpitEngine {
  public:
-  // Called when a held connection closes (to release the connection caps).
-  using OnClose = std::function<void(const core::IpAddress&)>;
+  // Called when a held connection closes (to release the connection caps
+  // and count it out of its listener's open gauge).
+  using OnClose = std::function<void(const core::IpAddress&, std::string_view listener)>;
 
   TarpitEngine(asio::io_context& ctx, core::EventSink* sink, OnClose on_close);
   ~TarpitEngine();

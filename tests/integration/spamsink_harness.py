@@ -118,6 +118,9 @@ class Daemon:
             # A daemon started as root with --user creates var/ for that
             # user, who must be able to reach it.
             os.chmod(self.tmpdir, 0o711)
+        # The API's default port (8025) may be taken by another run: use any.
+        if not any(a == "--api" or a.startswith("--api=") for a in args):
+            args += ["--api", "127.0.0.1:0"]
         self.args = [BIN] + args
         self.log_path = os.path.join(self.tmpdir, "stderr.log")
         self._log = open(self.log_path, "wb")
@@ -125,6 +128,7 @@ class Daemon:
                                      start_new_session=True)
         self.returncode = None
         self.addresses = []
+        self.api = None  # (host, port) of the HTTP API, from event=started; None with --api none
         try:
             self._wait_started(listeners)
         except Exception:
@@ -163,6 +167,10 @@ class Daemon:
                 for a in addrs:
                     host, _, port = a.rpartition(":")
                     self.addresses.append((host.strip("[]"), int(port)))
+                started = [r for r in recs if r.get("event") == "started"][0]
+                if started.get("api", "none") != "none":
+                    host, _, port = started["api"].rpartition(":")
+                    self.api = (host.strip("[]"), int(port))
                 return
             time.sleep(0.02)
         raise RuntimeError("spamsink did not log event=started in time:\n" + self.log_text())

@@ -385,5 +385,68 @@ TEST(Config, PersonaFile) {
   EXPECT_NE(m.output.find("persona_file: cannot read '/nonexistent/persona.toml'"), std::string::npos) << m.output;
 }
 
+TEST(Config, ApiAddressTokenAndNeverList) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->api_host, "127.0.0.1");
+  EXPECT_EQ(r.config->api_port, 8025);
+  EXPECT_TRUE(r.config->api_token.empty());
+  r = parse({"--api", "none"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_TRUE(r.config->api_host.empty());
+  r = parse({"--api", "[::1]:0", "--never-list", "192.0.2.0/24", "--never-list", "2001:db8::/32,198.51.100.7"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->api_host, "::1");
+  EXPECT_EQ(r.config->api_port, 0);
+  ASSERT_EQ(r.config->never_list.size(), 3u);
+  EXPECT_EQ(r.config->never_list[0].prefix, 96 + 24);
+  EXPECT_EQ(r.config->never_list[1].prefix, 32);
+  EXPECT_EQ(r.config->never_list[2].prefix, 128);
+
+  // Outside loopback: refused without a token file, with the key named.
+  for (const char* addr : {"0.0.0.0:8025", "[::]:8025", "192.0.2.1:80"}) {
+    r = parse({"--api", addr});
+    EXPECT_FALSE(r.config) << addr;
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.output.find("api_token_file"), std::string::npos) << r.output;
+  }
+  const std::string tok = write_file("api_token_ok", "  0123456789abcdef-token\n");
+  r = parse({"--api", "0.0.0.0:8025", "--api-token-file", tok});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->api_token, "0123456789abcdef-token");
+  EXPECT_EQ(describe(*r.config).find("0123456789abcdef-token"), std::string::npos) << "the token is never printed";
+  for (const std::string& bad : {write_file("api_token_short", "short\n"), write_file("api_token_space", "0123456789 abcdef-token"),
+                                 ::testing::TempDir() + "no_such_token_file"}) {
+    r = parse({"--api-token-file", bad});
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_NE(r.output.find("api_token_file"), std::string::npos) << r.output;
+  }
+  for (const char* bad : {"localhost:8025", "127.0.0.1", "[::1]:99999"}) {
+    r = parse({"--api", bad});
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_NE(r.output.find("api: bad value"), std::string::npos) << r.output;
+  }
+  r = parse({"--never-list", "192.0.2.0/33"});
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.output.find("never_list: bad value '192.0.2.0/33'"), std::string::npos) << r.output;
+}
+
+TEST(Config, NeverListInTomlIsAnArrayAndFlagsReplaceIt) {
+  const std::string path = write_file("never.toml", "api = \"127.0.0.1:0\"\nnever_list = [\"10.0.0.0/8\", \"::1\"]\n");
+  auto r = parse({"--config", path});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->api_port, 0);
+  ASSERT_EQ(r.config->never_list.size(), 2u);
+  EXPECT_NE(describe(*r.config).find("never_list = [\"10.0.0.0/8\", \"::1/128\"]"), std::string::npos)
+      << describe(*r.config);
+  r = parse({"--config", path, "--never-list", "192.0.2.1"});
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_EQ(r.config->never_list.size(), 1u);
+  const std::string bad = write_file("never_bad.toml", "never_list = [\"10.0.0.0/8\", 5]\n");
+  r = parse({"--config", bad});
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.output.find("never_list: must be an array of strings"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace spamsink::app
