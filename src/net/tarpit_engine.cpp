@@ -8,6 +8,7 @@
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -83,6 +84,7 @@ struct TarpitEngine::Impl {
   asio::posix::stream_descriptor watch;
   asio::steady_timer timer;
   core::TimePoint armed = core::TimePoint::max();
+  core::Duration grain = kTimerGrain;  // see on_grid()
   std::vector<Record> records;
   std::vector<std::uint32_t> free_slots;
   std::vector<Fifo> fifos;
@@ -121,6 +123,10 @@ struct TarpitEngine::Impl {
     for (std::size_t i = 0; i < fifos.size(); ++i)
       if (fifos[i].delay == d) return i;
     fifos.push_back(Fifo{d, {}});
+    // The grid is at most a tenth of the shortest delay in use, so a short
+    // interval (tests, aggressive operators) keeps its pace.
+    if (d > core::Duration::zero())
+      grain = std::min(grain, std::max<core::Duration>(core::Millis{1}, d / 10));
     return fifos.size() - 1;
   }
 
@@ -146,12 +152,13 @@ struct TarpitEngine::Impl {
   // Timer wakeups are rounded up to a grid, so that one wakeup serves every
   // drip due in the same slice: with thousands of held connections whose
   // deadlines are spread over the second, this turns thousands of wakeups a
-  // second into at most 1 / kTimerGrain. A due time is never advanced, only
-  // delayed by less than kTimerGrain.
-  static core::TimePoint on_grid(core::TimePoint due) {
+  // second into at most 1 / grain. A due time is never advanced, only
+  // delayed by less than the grain (kTimerGrain, or a tenth of the shortest
+  // delay in use when that is shorter).
+  core::TimePoint on_grid(core::TimePoint due) const {
     const auto ticks = due.time_since_epoch().count();
-    const auto grain = std::chrono::duration_cast<core::Duration>(kTimerGrain).count();
-    return core::TimePoint(core::Duration((ticks + grain - 1) / grain * grain));
+    const auto g = grain.count();
+    return core::TimePoint(core::Duration((ticks + g - 1) / g * g));
   }
 
   void arm(core::TimePoint due) {
