@@ -58,6 +58,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--max-hold", type=int, default=360, help="tarpit_max_hold in seconds (default 360)")
     ap.add_argument("--bots", type=int, default=5, help="smtpsend --hold connections per strategy (default 5)")
+    ap.add_argument("--strategy", action="append", choices=STRATEGIES,
+                    help="only this strategy (repeatable; default all three)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("hold_by_strategy: needs root for the Postfix instances; skipped", file=sys.stderr)
@@ -65,7 +67,7 @@ def main():
     owner = _Owner()
     try:
         runs = {}
-        for s in STRATEGIES:
+        for s in args.strategy or STRATEGIES:
             bots = tarpit(owner, s, args.max_hold)
             mta = tarpit(owner, s, args.max_hold)
             pf = Postfix.start(owner, mta.port)
