@@ -252,6 +252,9 @@ def print_report(results, servers, out):
             scen, rx("spamsink-t1", "msg_per_s"), rx("spamsink-t1", "msg_per_cpu_s"),
             rx("spamsink-t2", "msg_per_s"), rx("spamsink-t2", "msg_per_cpu_s"),
             "msg/CPU-s>=%gx, msg/s>=%gx" % (b["cpu_bar"], b["rate_bar"]), b["result"]))
+        if "spamsink-t1-nodb" in r:
+            w("%-6s %9s %11s  (spamsink --threads 1 --db none: the engine without the store)\n" % (
+                "", rx("spamsink-t1-nodb", "msg_per_s"), rx("spamsink-t1-nodb", "msg_per_cpu_s")))
     w("\nserver CPU = utime+stime from /proc/PID/stat (resolution 1/%d s); cli CPU = smtp-source rusage;\n"
       "cli%% = client CPU / wall: near 100%% the client, not the server, sets msg/s\n" % CLK_TCK)
 
@@ -269,6 +272,8 @@ def main(argv=None):
     p.add_argument("--json", help="where to write the results (default $BUILD/bench/results.json)")
     p.add_argument("--keep-tmp", action="store_true", help="keep the temp dir with the server logs")
     p.add_argument("--report-only", action="store_true", help="exit 0 even when a bar is missed")
+    p.add_argument("--db-none", action="store_true",
+                   help="also run spamsink --threads 1 --db none (the engine without the store), judged too")
     args = p.parse_args(argv)
     if not 1 <= args.runs <= 50:
         p.error("--runs must be 1..50")
@@ -297,6 +302,8 @@ def main(argv=None):
     try:
         servers.append(SmtpSink(tmp, max_sessions=1000))
         servers.append(Spamsink(tmp, binary, 1))
+        if args.db_none:
+            servers.append(Spamsink(tmp, binary, 1, extra=["--db", "none"], name="spamsink-t1-nodb"))
         if not args.no_threads2:
             servers.append(Spamsink(tmp, binary, 2))
         for s in servers:
