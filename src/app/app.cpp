@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -70,6 +71,27 @@ std::string drop_privileges(const std::string& user) {
   return {};
 }
 
+// Started as root with --user: the database's directory is created now,
+// while we may, and handed to that user, who opens the database after the
+// privilege drop (so its files belong to the user that writes them).
+// Directories that already exist are left as they are.
+std::string make_state_dir(const std::string& db, const std::string& user) {
+  const std::filesystem::path parent = std::filesystem::path(db).parent_path();
+  if (parent.empty() || geteuid() != 0) return {};
+  struct passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) return {};  // drop_privileges reports it
+  std::filesystem::path at;
+  for (const auto& part : parent) {
+    at /= part;
+    std::error_code ec;
+    if (std::filesystem::exists(at, ec)) continue;
+    if (!std::filesystem::create_directory(at, ec) || ec)
+      return "cannot create " + at.string() + ": " + (ec ? ec.message() : std::string("failed"));
+    if (::chown(at.c_str(), pw->pw_uid, pw->pw_gid) != 0) return "cannot hand " + at.string() + " to '" + user + "'";
+  }
+  return {};
+}
+
 }  // namespace
 
 int run(int argc, const char* const* argv) {
@@ -106,6 +128,7 @@ int run(int argc, const char* const* argv) {
     so.retain_days = config.retain_days;
     so.retain_sessions = config.retain_sessions;
     for (const auto& l : config.listeners) so.listeners.push_back({l.name, l.mode});
+    so.defer_open = true;  // opened below, as the user that will write it
     store = std::make_unique<store::Store>(std::move(so), logger);
   } catch (const std::exception& e) {
     core::log(logger, core::Level::kError, [&](core::LogLine& l) {
@@ -156,6 +179,12 @@ int run(int argc, const char* const* argv) {
     }
   }
   if (!config.user.empty()) {
+    if (auto err = config.db.empty() ? std::string() : make_state_dir(config.db, config.user); !err.empty()) {
+      core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+        l.str("event", "store_open_failed").str("db", config.db).str("error", err);
+      });
+      return 1;
+    }
     if (auto err = drop_privileges(config.user); !err.empty()) {
       core::log(logger, core::Level::kError, [&](core::LogLine& l) { l.str("event", "privilege_drop_failed").str("error", err); });
       return 1;
@@ -173,6 +202,14 @@ int run(int argc, const char* const* argv) {
     l.num("uid", std::uint64_t{geteuid()});
     l.str("api", api ? api->bound_address() : std::string("none"));
   });
+  try {
+    store->open();
+  } catch (const std::exception& e) {
+    core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+      l.str("event", "store_open_failed").str("db", config.db).str("error", e.what());
+    });
+    return 1;
+  }
   server.start();
   if (api) api->start();
 

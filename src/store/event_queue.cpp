@@ -7,14 +7,14 @@ namespace spamsink::store {
 void Event::set(Field f, std::string_view v) {
   const std::size_t n = v.size() < kCaps[f] ? v.size() : kCaps[f];
   if (n < v.size()) truncated = true;
-  std::memcpy(text + offset(f), v.data(), n);
+  if (n != 0) std::memcpy(text + offset(f), v.data(), n);
   len[f] = static_cast<std::uint16_t>(n);
 }
 
 void Event::copy_from(const Event& o) {
   std::memcpy(static_cast<void*>(this), &o, offsetof(Event, text));
   for (std::size_t f = 0; f < kFieldCount; ++f)
-    std::memcpy(text + offset(static_cast<Field>(f)), o.text + offset(static_cast<Field>(f)), o.len[f]);
+    if (o.len[f] != 0) std::memcpy(text + offset(static_cast<Field>(f)), o.text + offset(static_cast<Field>(f)), o.len[f]);
 }
 
 EventQueue::EventQueue(std::size_t capacity)

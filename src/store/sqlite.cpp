@@ -77,7 +77,8 @@ Stmt& Stmt::bind(int i, double v) {
   return *this;
 }
 Stmt& Stmt::bind(int i, std::string_view t) {
-  sqlite3_bind_text(st_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+  // A null data() would bind NULL, not ''.
+  sqlite3_bind_text(st_, i, t.data() ? t.data() : "", static_cast<int>(t.size()), SQLITE_TRANSIENT);
   return *this;
 }
 Stmt& Stmt::bind_blob(int i, const void* p, std::size_t n) {

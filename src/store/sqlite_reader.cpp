@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "store/cursor.hpp"
 #include "store/schema.hpp"
 
 namespace spamsink::store {
@@ -53,69 +54,20 @@ const char* order_column(HostOrder o) {
   return "last_seen";
 }
 
-std::string hex(const core::IpAddress& ip) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t b : ip.bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
-std::optional<core::IpAddress> unhex(std::string_view s) {
-  core::IpAddress ip;
-  if (s.size() != 32) return std::nullopt;
-  for (std::size_t i = 0; i < 16; ++i) {
-    unsigned v = 0;
-    auto r = std::from_chars(s.data() + 2 * i, s.data() + 2 * i + 2, v, 16);
-    if (r.ec != std::errc{} || r.ptr != s.data() + 2 * i + 2) return std::nullopt;
-    ip.bytes[i] = static_cast<std::uint8_t>(v);
-  }
-  return ip;
-}
-
-// Host cursor: "<order value>~<address as 32 hex digits>".
+// The cursor of the row after which the next page starts.
 std::string host_cursor(const HostRow& r, HostOrder o) {
-  char v[40];
+  HostCursor c;
+  c.ip = r.ip;
   switch (o) {
-    case HostOrder::kSessions: std::snprintf(v, sizeof v, "%llu", static_cast<unsigned long long>(r.sessions)); break;
-    case HostOrder::kMessages: std::snprintf(v, sizeof v, "%llu", static_cast<unsigned long long>(r.messages)); break;
-    case HostOrder::kTarpitSeconds: std::snprintf(v, sizeof v, "%.17g", r.tarpit_seconds); break;
-    case HostOrder::kLastSeen:
-      std::snprintf(v, sizeof v, "%lld", static_cast<long long>(r.last_seen.time_since_epoch().count()));
+    case HostOrder::kSessions: c.i = static_cast<std::int64_t>(r.sessions); break;
+    case HostOrder::kMessages: c.i = static_cast<std::int64_t>(r.messages); break;
+    case HostOrder::kTarpitSeconds:
+      c.real = true;
+      c.d = r.tarpit_seconds;
       break;
+    case HostOrder::kLastSeen: c.i = r.last_seen.time_since_epoch().count(); break;
   }
-  return std::string(v) + "~" + hex(r.ip);
-}
-
-struct HostKey {
-  bool real = false;
-  std::int64_t i = 0;
-  double d = 0;
-  core::IpAddress ip;
-};
-
-HostKey parse_host_cursor(std::string_view c, HostOrder o) {
-  const auto tilde = c.find('~');
-  if (tilde == std::string_view::npos || c.size() > 80) throw BadQuery("cursor: not a hosts cursor");
-  const std::string_view v = c.substr(0, tilde);
-  auto ip = unhex(c.substr(tilde + 1));
-  if (!ip) throw BadQuery("cursor: not a hosts cursor");
-  HostKey k;
-  k.ip = *ip;
-  if (o == HostOrder::kTarpitSeconds) {
-    std::string t(v);
-    char* end = nullptr;
-    k.d = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size()) throw BadQuery("cursor: not a hosts cursor for this order");
-    k.real = true;
-  } else {
-    auto r = std::from_chars(v.data(), v.data() + v.size(), k.i);
-    if (v.empty() || r.ec != std::errc{} || r.ptr != v.data() + v.size())
-      throw BadQuery("cursor: not a hosts cursor for this order");
-  }
-  return k;
+  return encode_host_cursor(c);
 }
 
 std::size_t clamp_limit(std::size_t n) { return n < 1 ? 1 : n > kMaxPageLimit ? kMaxPageLimit : n; }
@@ -202,9 +154,11 @@ HostPage SqliteReader::hosts(const HostQuery& q) {
   const char* col = order_column(q.order);
   std::string sql = std::string("SELECT ") + kHostColumns + " FROM hosts WHERE 1";
   if (q.since) sql += " AND last_seen >= ?1";
-  HostKey key;
+  HostCursor key;
   if (!q.cursor.empty()) {
-    key = parse_host_cursor(q.cursor, q.order);
+    auto parsed = decode_host_cursor(q.cursor, q.order == HostOrder::kTarpitSeconds);
+    if (!parsed) throw BadQuery("cursor: not a hosts cursor for this order");
+    key = *parsed;
     sql += std::string(" AND (") + col + ", ip) < (?2, ?3)";
   }
   sql += std::string(" ORDER BY ") + col + " DESC, ip DESC LIMIT ?4";
@@ -257,9 +211,9 @@ SessionPage SqliteReader::sessions(const SessionQuery& q) {
       "WHERE 1";
   std::int64_t cursor = 0;
   if (!q.cursor.empty()) {
-    auto r = std::from_chars(q.cursor.data(), q.cursor.data() + q.cursor.size(), cursor);
-    if (r.ec != std::errc{} || r.ptr != q.cursor.data() + q.cursor.size() || cursor <= 0)
-      throw BadQuery("cursor: not a sessions cursor");
+    auto parsed = decode_session_cursor(q.cursor);
+    if (!parsed) throw BadQuery("cursor: not a sessions cursor");
+    cursor = *parsed;
     sql += " AND id < ?1";
   }
   if (q.ip) sql += " AND ip = ?2";

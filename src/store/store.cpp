@@ -415,7 +415,13 @@ Store::Store(StoreOptions options, core::Logger& log)
   started_ = options_.wall_clock();
   steady_offset_ = started_.time_since_epoch() -
                    std::chrono::duration_cast<std::chrono::system_clock::duration>(core::SteadyClock::now().time_since_epoch());
-  const std::int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(started_.time_since_epoch()).count();
+  if (!options_.defer_open) open();
+}
+
+void Store::open() {
+  if (opened_) return;
+  opened_ = true;
+  const std::int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(options_.wall_clock().time_since_epoch()).count();
   if (!options_.path.empty()) {
     const std::filesystem::path parent = std::filesystem::path(options_.path).parent_path();
     std::error_code ec;
@@ -573,6 +579,7 @@ void Store::stop() {
       count_error(e, "checkpoint");
     }
   }
+  if (!opened_) return;  // the daemon never got as far as opening it
   core::log(log_, core::Level::kInfo, [&](core::LogLine& l) {
     l.str("event", "store_stopped").str("db", options_.path.empty() ? "none" : options_.path);
     l.num("events_written", events_written_.load()).num("events_dropped", queue_.dropped());

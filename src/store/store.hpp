@@ -67,15 +67,21 @@ struct StoreOptions {
   bool start_writer = true;   // false: tests call flush() by hand
   int busy_timeout_ms = 2000;  // the writer waits this long for a lock, then counts an error
   std::string writer_setup_sql;  // run on the writer's connection after open (tests inject faults)
+  // The daemon opens the file only after dropping privileges (open()), so
+  // the database belongs to the user that writes it.
+  bool defer_open = false;
 };
 
 class StoreSink;
 
 class Store final : public Reader, public MetricsSource {
  public:
-  // Opens (creating, migrating, or moving a corrupt file aside) the
-  // database. Throws Error if it cannot be opened at all.
+  // Unless options.defer_open, opens at once (see open()).
   Store(StoreOptions options, core::Logger& log);
+  // Opens (creating, migrating, or moving a corrupt file aside) the
+  // database and starts the writer thread. Throws Error if the file cannot
+  // be opened at all. Records pushed before open() wait in the queue.
+  void open();
   ~Store() override;
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -126,6 +132,7 @@ class Store final : public Reader, public MetricsSource {
   std::unique_ptr<Writer> writer_;     // null with --db none
   std::unique_ptr<Reader> reader_;     // null with --db none
   std::string moved_aside_;
+  bool opened_ = false;
 
   // --db none: unique hosts, kept by the drain thread.
   std::mutex hosts_mu_;

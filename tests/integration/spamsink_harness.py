@@ -115,6 +115,9 @@ class Daemon:
         # directory: keep every test's state in its own temp dir instead.
         if not any(a in ("--state-dir", "--db") for a in args):
             args += ["--state-dir", os.path.join(self.tmpdir, "var")]
+            # A daemon started as root with --user creates var/ for that
+            # user, who must be able to reach it.
+            os.chmod(self.tmpdir, 0o711)
         # The API's default port (8025) may be taken by another run: use any.
         if not any(a == "--api" or a.startswith("--api=") for a in args):
             args += ["--api", "127.0.0.1:0"]

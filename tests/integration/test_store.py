@@ -166,6 +166,12 @@ class StoreTest(unittest.TestCase):
         with open(self.db, "wb") as f:
             f.write(b"garbage, not SQLite\n" * 1000)
         d = Daemon.start(self, "--db", self.db)
+        # The store opens just after event=started: wait for its line.
+        found = []
+        deadline = time.monotonic() + 10 * SLOW
+        while not found and time.monotonic() < deadline:
+            found = [r for r in map(d.parse, d.log_lines()) if r.get("event") in ("store_corrupt", "store_opened")]
+            time.sleep(0.02)
         recs = [d.parse(l) for l in d.log_lines()]
         (c,) = [r for r in recs if r.get("event") == "store_corrupt"]
         self.assertEqual(c["level"], "error")
@@ -174,6 +180,35 @@ class StoreTest(unittest.TestCase):
         send_smtplib(d.addr, sessions=1, messages_each=1)
         self.stop(d)
         self.assertEqual(stats(self.db)["messages"], 1)
+
+    def test_full_disk_keeps_smtp_serving(self):
+        """A real full file system: a 320 KiB tmpfs (needs root and mount;
+        without them the injected SQLITE_FULL unit test covers the path)."""
+        mnt = os.path.join(self.tmp, "small")
+        os.makedirs(mnt)
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root; unit_store FullDatabase* injects SQLITE_FULL instead")
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", mnt], capture_output=True, text=True,
+                           timeout=10)
+        if m.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: " + m.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt], timeout=10)
+        db = os.path.join(mnt, "spamsink.db")
+        d = Daemon.start(self, "--db", db)
+        run_smtp_source(d.port, 3000, sessions=10)  # far more than 320 KiB holds
+        d.wait_totals(self, sessions=3000, messages=3000, open=0)
+        deadline = time.monotonic() + 10 * SLOW
+        while "event=store_error" not in d.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        errors = [d.parse(l) for l in d.log_lines() if "event=store_error" in l]
+        self.assertTrue(errors, "no store_error logged on a full tmpfs")
+        self.assertIn(errors[0]["sqlite_code"], ("13",), errors[0])  # SQLITE_FULL
+        # Still serving after the store failed.
+        send_smtplib(d.addr, sessions=1, messages_each=1)
+        self.stop(d)
+        stopped = [d.parse(l) for l in d.log_lines() if "event=store_stopped" in l][0]
+        self.assertGreater(int(stopped["store_errors"]), 0)
+        self.assertGreater(int(stopped["events_lost"]) + int(stopped["events_dropped"]), 0)
 
     def test_db_none_serves_and_writes_no_file(self):
         d = Daemon.start(self, "--db", "none", "--state-dir", os.path.join(self.tmp, "nothing"))

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace spamsink::app {
@@ -98,8 +99,39 @@ TEST(Config, HelpListsEveryKeyAndExits0) {
                            "--tarpit-drip-bytes", "--tarpit-max-hold", "--tarpit-high-water", "--greet-delay",
                            "--greet-teaser", "--early-talker", "--early-talker-reject-type", "--early-talker-allow",
                            "--tarpit-delay-helo", "--tarpit-delay-mail", "--tarpit-delay-rcpt", "--tarpit-delay-data",
-                           "--tarpit-delay-data-end", "--tarpit-delay-unknown", "--recipient-overshoot-limit"})
+                           "--tarpit-delay-data-end", "--tarpit-delay-unknown", "--recipient-overshoot-limit", "--state-dir", "--db",
+                           "--retain-days", "--retain-sessions", "--store-queue", "spamsink hosts", "spamsink stats"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+}
+
+TEST(Config, StoreKeys) {
+  auto d = parse({});
+  ASSERT_TRUE(d.config) << d.output;
+  EXPECT_EQ(d.config->db, "var/spamsink.db");
+  EXPECT_EQ(d.config->retain_days, 90u);
+  EXPECT_EQ(d.config->retain_sessions, 1000000u);
+  EXPECT_EQ(d.config->store_queue, 8192u);
+  auto s = parse({"--state-dir", "/srv/ss", "--retain-days", "0", "--retain-sessions", "500", "--store-queue", "64"});
+  ASSERT_TRUE(s.config) << s.output;
+  EXPECT_EQ(s.config->db, "/srv/ss/spamsink.db");
+  EXPECT_EQ(s.config->retain_days, 0u);
+  EXPECT_EQ(s.config->retain_sessions, 500u);
+  EXPECT_EQ(s.config->store_queue, 64u);
+  auto none = parse({"--db", "none", "--state-dir", "/srv/ss"});
+  ASSERT_TRUE(none.config) << none.output;
+  EXPECT_EQ(none.config->db, "");
+  auto path = parse({"--config", write_file("store.toml", "db = \"/tmp/x.db\"\nretain_days = 7\n")});
+  ASSERT_TRUE(path.config) << path.output;
+  EXPECT_EQ(path.config->db, "/tmp/x.db");
+  EXPECT_EQ(path.config->retain_days, 7u);
+  for (auto [flag, value, key] : {std::tuple{"--store-queue", "10", "store_queue"}, {"--retain-days", "-1", "retain_days"},
+                                  {"--retain-sessions", "x", "retain_sessions"}, {"--db", "", "db"},
+                                  {"--db", "postgresql://h/db", "db"}}) {
+    auto r = parse({flag, value});
+    EXPECT_FALSE(r.config) << flag;
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.output.find(key), std::string::npos) << r.output;
+  }
 }
 
 TEST(Config, Ipv6AndRepeatedSinks) {

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -576,6 +577,89 @@ TEST_F(StoreTest, ForwardsEveryRecordToTheNextSink) {
   EXPECT_EQ(next.messages, 5);
   EXPECT_EQ(next.sessions, 5);
   EXPECT_EQ(next.ticks, 5);
+}
+
+TEST_F(StoreTest, SessionFactsRoundTrip) {
+  Store store(options(path_), log_);
+  core::EventSink* sink = store.make_sink(nullptr);
+  core::MessageRecord m = message(3 << 8, "x@relay-target.example");
+  m.relay_attempt = true;
+  sink->message(m);
+  core::SessionRecord s = session(3 << 8, v4(0xc6336401), core::Mode::kSink, 1);
+  s.tls = true;
+  s.trap_hit = true;
+  s.relay_attempts = 1;
+  s.relay_domains = "relay-target.example,other.example";
+  s.early_talker = true;
+  s.early_bytes = "EHLO x\r\n";
+  s.phase = "rcpt";
+  s.reason = core::EndReason::kTimeout;
+  sink->session_closed(s);
+  store.flush();
+  SessionPage p = store.sessions({});
+  ASSERT_EQ(p.rows.size(), 1u);
+  const SessionRow& r = p.rows[0];
+  EXPECT_TRUE(r.tls);
+  EXPECT_TRUE(r.trap_hit);
+  EXPECT_EQ(r.relay_domains, "relay-target.example,other.example");
+  EXPECT_EQ(r.early_talk_bytes, 8u);
+  EXPECT_EQ(r.phase, "rcpt");
+  EXPECT_EQ(r.reason, core::EndReason::kTimeout);
+  EXPECT_EQ(r.helo, "bot.example");
+  EXPECT_EQ(r.mail_from, "spam@example.com");
+  EXPECT_EQ(r.port, 40000);
+  EXPECT_EQ(r.bytes_in, 200u);
+  EXPECT_EQ(r.bytes_out, 300u);
+  const Stats st = store.stats();
+  EXPECT_EQ(st.trap_hits, 1u);
+  EXPECT_EQ(st.relay_attempts, 1u);
+  EXPECT_EQ(st.early_talkers, 1u);
+  auto h = store.host(v4(0xc6336401));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->trap_hits, 1u);
+  EXPECT_EQ(h->early_talks, 1u);
+  EXPECT_EQ(h->last_helo, "bot.example");
+  EXPECT_EQ(count("SELECT relay_attempt FROM messages"), 1);
+  EXPECT_EQ(count("SELECT length(sha256) FROM messages"), 32);
+}
+
+TEST_F(StoreTest, ReadersRunWhileTheWriterWrites) {
+  auto o = options(path_);
+  o.start_writer = true;
+  o.flush_interval = 5ms;
+  Store store(o, log_);
+  core::EventSink* sink = store.make_sink(nullptr);
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        HostQuery q;
+        q.limit = 50;
+        for (int pages = 0; pages < 100; ++pages) {
+          HostPage p = store.hosts(q);
+          if (p.next_cursor.empty()) break;
+          q.cursor = p.next_cursor;
+        }
+        (void)store.stats();
+        (void)store.sessions({});
+        reads.fetch_add(1);
+      }
+    });
+  for (std::uint64_t i = 1; i <= 3000; ++i) {
+    sink->session_closed(session(i << 8, v4(0x0c000000 + static_cast<std::uint32_t>(i % 500))));
+    if (i % 300 == 0) std::this_thread::sleep_for(5ms);
+  }
+  store.stop();
+  done.store(true);
+  for (auto& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+  const MetricsSnapshot m = store.metrics();
+  EXPECT_EQ(m.events_written, 3000u);
+  EXPECT_EQ(m.store_errors, 0u);
+  EXPECT_EQ(store.stats().sessions_total, 3000u);
+  EXPECT_EQ(store.stats().unique_hosts, 500u);
 }
 
 // -------------------------------------------------------------- faults
