@@ -117,7 +117,9 @@ function drawRate(s) {
   const n = s.connections.length;
   const from = Date.parse(s.from) / 1000;
   const xs = Array.from({ length: n }, (_, i) => from + i * s.step_seconds);
-  const data = [xs, s.connections, s.messages];
+  // Messages first, so the connections line (the test looks for its
+  // colour) is drawn on top where the two coincide.
+  const data = [xs, s.messages, s.connections];
   if (rateChart && rateChart.data[0].length === n) {
     rateChart.setData(data);
     return;
@@ -132,8 +134,8 @@ function drawRate(s) {
       scales: { x: { time: true }, y: { range: zeroBased } },
       series: [
         {},
-        { label: 'connections', stroke: c.accent, width: 1.5, points: { show: false } },
         { label: 'messages', stroke: c.accent2, width: 1.5, points: { show: false } },
+        { label: 'connections', stroke: c.accent, width: 1.5, points: { show: false } },
       ],
       axes: [axis(c), axis(c, { size: 50 })],
     },
