@@ -58,34 +58,50 @@ async function until(what, fn, timeoutMs = 10000 * SLOW) {
 const tmp = mkdtempSync(join(tmpdir(), 'spamsink-dash-'));
 const tokenFile = join(tmp, 'token');
 writeFileSync(tokenFile, TOKEN + '\n');
+const daemons = [];
 let daemonLog = '';
-const daemon = spawn(
-  BIN,
-  ['--sink', '127.0.0.1:0', '--tarpit', '127.0.0.1:0', '--api', '127.0.0.1:0', '--api-token-file', tokenFile,
-    '--db', join(tmp, 'spamsink.db'), '--state-dir', join(tmp, 'var'), '--threads', '1'],
-  { stdio: ['ignore', 'ignore', 'pipe'] },
-);
-daemon.stderr.on('data', (d) => { daemonLog += d; });
+
+// Starts spamsink with `extra` options on port 0 everywhere; resolves with
+// its ports once it logged event=started.
+async function startDaemon(extra) {
+  const d = { log: '' };
+  d.proc = spawn(BIN, ['--sink', '127.0.0.1:0', '--tarpit', '127.0.0.1:0', '--api', '127.0.0.1:0', '--threads', '1',
+    '--state-dir', join(tmp, 'var' + daemons.length), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  daemons.push(d);
+  d.proc.stderr.on('data', (b) => { d.log += b; if (d === daemons[0]) daemonLog = d.log; });
+  d.ports = await until('the started line', () => {
+    const sink = /event=listening mode=sink address=127\.0\.0\.1:(\d+)/.exec(d.log);
+    const tarpit = /event=listening mode=tarpit address=127\.0\.0\.1:(\d+)/.exec(d.log);
+    const api = /event=started .*api=127\.0\.0\.1:(\d+)/.exec(d.log);
+    if (d.proc.exitCode !== null) throw new Error('spamsink exited: ' + d.log);
+    return sink && tarpit && api ? { sink: +sink[1], tarpit: +tarpit[1], api: +api[1] } : null;
+  });
+  d.base = `http://127.0.0.1:${d.ports.api}`;
+  return d;
+}
 let browser = null;
 
 async function cleanup() {
   if (browser) await browser.close().catch(() => {});
-  if (daemon.exitCode === null) {
-    daemon.kill('SIGTERM');
-    await Promise.race([new Promise((r) => daemon.once('exit', r)), sleep(5000 * SLOW)]);
-    if (daemon.exitCode === null) daemon.kill('SIGKILL');
+  for (const d of daemons) {
+    if (d.proc.exitCode !== null) continue;
+    d.proc.kill('SIGTERM');
+    await Promise.race([new Promise((r) => d.proc.once('exit', r)), sleep(5000 * SLOW)]);
+    if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
   }
   rmSync(tmp, { recursive: true, force: true });
 }
 
-const ports = await until('the started line', () => {
-  const sink = /event=listening mode=sink address=127\.0\.0\.1:(\d+)/.exec(daemonLog);
-  const tarpit = /event=listening mode=tarpit address=127\.0\.0\.1:(\d+)/.exec(daemonLog);
-  const api = /event=started .*api=127\.0\.0\.1:(\d+)/.exec(daemonLog);
-  if (daemon.exitCode !== null) throw new Error('spamsink exited: ' + daemonLog);
-  return sink && tarpit && api ? { sink: +sink[1], tarpit: +tarpit[1], api: +api[1] } : null;
-});
-const BASE = `http://127.0.0.1:${ports.api}`;
+let main;
+try {
+  main = await startDaemon(['--api-token-file', tokenFile, '--db', join(tmp, 'spamsink.db')]);
+} catch (e) {
+  console.error(e);
+  await cleanup();
+  process.exit(1);
+}
+const ports = main.ports;
+const BASE = main.base;
 log('ports', JSON.stringify(ports));
 
 async function apiGet(path, token = TOKEN) {
@@ -343,6 +359,21 @@ try {
   const bg = await pp.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.notEqual(bg, 'rgb(246, 247, 249)', 'the dark scheme applies');
   await pp.screenshot({ path: join(SHOTS, 'dashboard-phone-dark.png'), fullPage: true });
+
+  // ----------------------------------------------------------- --db none
+  // Totals only: the page shows them and says where the history would be.
+  await phone.close();
+  const bare = await startDaemon(['--db', 'none']);
+  const bp = await context.newPage();
+  bp.on('pageerror', (e) => problems.push('pageerror (db none): ' + e.message));
+  await bp.goto(bare.base + '/');
+  await bp.waitForSelector('#overview:not([hidden])', { timeout: 10000 * SLOW });
+  const bareStats = await (await fetch(bare.base + '/api/v1/stats')).json();
+  await until('the totals with --db none', async () =>
+    (await bp.getAttribute('[data-stat="messages"]', 'data-raw')) === String(bareStats.messages));
+  await until('the history-off note', async () => (await bp.textContent('#rate-note')).includes('--db none'));
+  assert.match(await bp.textContent('#hosts tbody'), /--db none/);
+  await bp.close();
 
   assert.deepEqual(dialogs, [], 'no alert ran');
   assert.deepEqual(problems.filter((p) => !/401 \(Unauthorized\)/.test(p)), [], 'no script error, CSP violation or off-origin request');

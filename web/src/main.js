@@ -234,8 +234,24 @@ function renderSeries(s) {
   $('hold-note').textContent = `Tarpit sessions that started in the last ${per}: ${fmtHours(s.hold.tarpit_seconds)} bot hours held.`;
 }
 
+// With --db none the totals still work but the history routes answer 503:
+// say so where the charts and the table would be, and keep polling stats.
+function historyOff(e) {
+  if (e.status !== 503) throw e;
+  $('rate-note').textContent = e.message;
+  $('hold-note').textContent = e.message;
+  return false;
+}
+
 async function loadSeries() {
-  renderSeries(await api('/api/v1/series?window=' + encodeURIComponent($('window').value)));
+  let s;
+  try {
+    s = await api('/api/v1/series?window=' + encodeURIComponent($('window').value));
+  } catch (e) {
+    return historyOff(e);
+  }
+  renderSeries(s);
+  return true;
 }
 
 // ---------------------------------------------------------------- hosts
@@ -245,7 +261,18 @@ const NUMERIC = new Set(['sessions', 'messages', 'tarpit_seconds']);
 
 async function loadHosts() {
   const order = SERVER_ORDER[sortKey] || 'sessions';
-  const r = await api(`/api/v1/hosts?limit=${HOSTS_LIMIT}&order=${order}`);
+  let r;
+  try {
+    r = await api(`/api/v1/hosts?limit=${HOSTS_LIMIT}&order=${order}`);
+  } catch (e) {
+    historyOff(e);
+    const tr = document.createElement('tr');
+    const td = cell(e.message);
+    td.colSpan = 6;
+    tr.append(td);
+    $('hosts').tBodies[0].replaceChildren(tr);
+    return;
+  }
   hostRows = r.hosts;
   renderHosts();
 }
