@@ -258,14 +258,16 @@ class ApiTest(unittest.TestCase):
         if nft_bin is None:
             print("test_api: nft -c skipped: nft is not installed")
             return
-        path = os.path.join(self.tmp, "blocklist.nft")
-        with open(path, "wb") as f:
-            f.write(nft)
-        p = subprocess.run([nft_bin, "-c", "-f", path], capture_output=True, timeout=30)
-        if p.returncode != 0 and b"Operation not permitted" in p.stderr:
-            print("test_api: nft -c skipped: needs CAP_NET_ADMIN (%s)" % p.stderr.decode().strip())
-            return
-        self.assertEqual(p.returncode, 0, p.stderr.decode() + "\n" + nft.decode())
+        _, _, nft64 = http_get(d.api, "/api/v1/blocklist?format=nft&v6_prefix=64")
+        for name, text in (("blocklist.nft", nft), ("blocklist64.nft", nft64)):
+            path = os.path.join(self.tmp, name)
+            with open(path, "wb") as f:
+                f.write(text)
+            p = subprocess.run([nft_bin, "-c", "-f", path], capture_output=True, timeout=30)
+            if p.returncode != 0 and b"Operation not permitted" in p.stderr:
+                print("test_api: nft -c skipped: needs CAP_NET_ADMIN (%s)" % p.stderr.decode().strip())
+                return
+            self.assertEqual(p.returncode, 0, p.stderr.decode() + "\n" + text.decode())
 
     def test_token_required_with_token_file(self):
         tok = os.path.join(tempfile.mkdtemp(prefix="spamsink-tok-"), "token")

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -165,6 +169,31 @@ TEST(Blocklist, JsonIsValidAndComplete) {
   EXPECT_EQ(j["entries"][3]["sessions"], 4);
   EXPECT_EQ(j["entries"][3]["tarpit_seconds"], 6.0);
   EXPECT_EQ(nlohmann::json::parse(render(BlocklistFormat::kJson, {}))["entries"].size(), 0u);
+}
+
+TEST(Blocklist, NftOutputPassesNftCheck) {
+  const char* nft = access("/usr/sbin/nft", X_OK) == 0 ? "/usr/sbin/nft" : nullptr;
+  if (nft == nullptr) GTEST_SKIP() << "nft not installed (Debian nftables)";
+  std::vector<store::HostRow> many = kMixed;
+  for (int i = 0; i < 1200; ++i) {  // adjacent addresses, three element statements
+    const std::string ip = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+    many.push_back(host(ip.c_str()));
+  }
+  for (std::uint8_t prefix : {std::uint8_t{128}, std::uint8_t{64}, std::uint8_t{48}}) {
+    const std::string path = ::testing::TempDir() + "spamsink_blocklist_test.nft";
+    std::ofstream(path) << render(BlocklistFormat::kNft, many, prefix, {cidr("2001:db8:2::5", 128)});
+    const std::string cmd = std::string(nft) + " -c -f " + path + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    const int rc = pclose(p);
+    std::remove(path.c_str());
+    if (rc != 0 && out.find("Operation not permitted") != std::string::npos)
+      GTEST_SKIP() << "nft -c needs CAP_NET_ADMIN here: " << out;
+    EXPECT_EQ(rc, 0) << "v6_prefix " << int(prefix) << ": " << out;
+  }
 }
 
 }  // namespace
