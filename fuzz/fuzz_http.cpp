@@ -11,6 +11,9 @@
 //  4: 16-byte addresses through the blocklist writer (txt, v6 prefix from
 //     the input) with a never-list made of the first address's /N: no
 //     listed line is inside the never-list, every line re-parses.
+//  5: an If-None-Match header against an ETag (text before the first
+//     newline, quoted): a list that names the tag matches, with W/ and
+//     spaces too; a match means the header holds the tag or a "*".
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +22,7 @@
 
 #include "fuzz_check.hpp"
 #include "http/blocklist.hpp"
+#include "http/etag.hpp"
 #include "http/json.hpp"
 #include "http/params.hpp"
 
@@ -158,10 +162,23 @@ void check_blocklist(std::string_view in) {
 
 }  // namespace
 
+void check_etag(std::string_view in) {
+  const auto nl = in.find('\n');
+  std::string_view body = in.substr(0, nl);
+  const std::string_view header = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
+  if (body.find_first_of("\",") != std::string_view::npos) return;
+  const std::string etag = "\"" + std::string(body) + "\"";
+  const bool m = http::etag_matches(header, etag);
+  if (m) FUZZ_CHECK(header.find(etag) != std::string_view::npos || header.find('*') != std::string_view::npos);
+  FUZZ_CHECK(http::etag_matches(etag, etag));
+  FUZZ_CHECK(http::etag_matches(std::string(header) + ", W/" + etag, etag));
+  FUZZ_CHECK(http::etag_matches(" \t" + etag + " ,", etag));
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0:
       if (auto t = http::parse_time(rest)) FUZZ_CHECK(http::parse_time(http::format_time(*t)) == t);
       break;
@@ -171,6 +188,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 2: check_escape(rest); break;
     case 3: check_params(rest); break;
     case 4: check_blocklist(rest); break;
+    case 5: check_etag(rest); break;
   }
   return 0;
 }

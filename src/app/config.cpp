@@ -431,8 +431,8 @@ const std::vector<Key>& global_keys() {
                    return {};
                  }});
     k.push_back({"api_token_file", "FILE",
-                 "file holding the API's bearer token (at least 16 bytes); with it every route but /healthz needs "
-                 "'Authorization: Bearer TOKEN'",
+                 "file holding the API's bearer token (at least 16 bytes); with it every route but /healthz and the "
+                 "dashboard's page needs 'Authorization: Bearer TOKEN'",
                  [](Config& c, std::string_view v) -> std::string {
                    if (v.empty() || v.size() > 1024) return bad("api_token_file", v, "a file path, at most 1024 bytes");
                    c.api_token_file = v;

@@ -8,8 +8,10 @@
 #include <thread>
 
 #include "http/blocklist.hpp"
+#include "http/dashboard.hpp"
 #include "http/json.hpp"
 #include "http/params.hpp"
+#include "http/series.hpp"
 
 namespace spamsink::http {
 
@@ -108,6 +110,7 @@ struct ApiServer::Impl {
   std::uint16_t port = 0;
   double start_time = 0;
   std::atomic<bool> stopped{false};
+  SeriesCache series;
 
   Impl(ApiOptions o, store::Reader* r, const store::MetricsSource* m, OpenSessionsFn f, core::Logger& l)
       : options(std::move(o)), reader(r), metrics(m), open(std::move(f)), logger(l) {
@@ -151,7 +154,10 @@ struct ApiServer::Impl {
     server.set_tcp_nodelay(true);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (options.token.empty() || req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+      // The dashboard's static assets hold no data: they load without the
+      // token, so the page can ask for it (http/dashboard.hpp).
+      if (options.token.empty() || req.path == "/healthz" || find_dashboard_asset(req.path) != nullptr)
+        return httplib::Server::HandlerResponse::Unhandled;
       if (bearer_matches(req.get_header_value("Authorization"), options.token))
         return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("WWW-Authenticate", "Bearer realm=\"spamsink\"");
@@ -192,6 +198,16 @@ struct ApiServer::Impl {
         if (metrics != nullptr) snap = metrics->metrics();
         res.set_content(render_metrics(snap ? &*snap : nullptr, open_sessions(), start_time),
                         "text/plain; version=0.0.4; charset=utf-8");
+      });
+    });
+    add_dashboard_routes(server);
+    server.Get("/api/v1/series", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto n = req.params.count("window");
+      const auto window = parse_series_window(n == 1 ? req.get_param_value("window") : std::string("hour"));
+      if (n > 1 || !window) return send_error(res, 400, "bad_parameter", "window: hour or day", "window");
+      guarded(req, res, [&] {
+        if (!need_history(res)) return;
+        send_json(res, series.get(*reader, *window, now_seconds()));
       });
     });
     server.Get("/api/v1/stats", [this](const httplib::Request& req, httplib::Response& res) {

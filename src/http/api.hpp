@@ -5,8 +5,9 @@
 // worker. Nothing here touches a session: the only live figure it reads is
 // the open-session count, through a callback that reads relaxed atomics.
 // Invariants:
-//  - with a token, every route but /healthz needs `Authorization: Bearer
-//    <token>` (constant-time compare); without one, the address must be
+//  - with a token, every route but /healthz and the dashboard's static
+//    assets (http/dashboard.hpp) needs `Authorization: Bearer <token>`
+//    (constant-time compare); without one, the address must be
 //    loopback (app/config enforces that before we get here);
 //  - bad parameters get 400 naming the parameter; a store::Error (or any
 //    exception from the store) gets 503 and the server goes on;
