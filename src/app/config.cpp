@@ -152,6 +152,25 @@ const std::vector<LimitKey>& limit_keys() {
 
 std::optional<core::Cidr> parse_cidr(const std::string& text);
 
+// A comma-separated list of address blocks; `out` changes only when all parse.
+std::string parse_cidr_list(std::string_view key, std::string_view v, std::string_view allowed,
+                            std::vector<core::Cidr>& out) {
+  std::vector<core::Cidr> list;
+  while (!v.empty()) {
+    const auto comma = v.find(',');
+    std::string item(v.substr(0, comma));
+    v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (item.empty()) continue;
+    auto cidr = parse_cidr(item);
+    if (!cidr) return bad(key, item, allowed);
+    list.push_back(*cidr);
+  }
+  out = std::move(list);
+  return {};
+}
+
 const std::vector<Key>& global_keys() {
   static const std::vector<Key> keys = [] {
     std::vector<Key> k;
@@ -255,19 +274,8 @@ const std::vector<Key>& global_keys() {
     k.push_back({"early_talker_allow", "CIDRS",
                  "comma-separated address blocks never treated as early talkers, e.g. 192.0.2.0/24,2001:db8::/32",
                  [](Config& c, std::string_view v) -> std::string {
-                   std::vector<core::Cidr> list;
-                   while (!v.empty()) {
-                     const auto comma = v.find(',');
-                     std::string item(v.substr(0, comma));
-                     v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-                     while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-                     while (!item.empty() && item.back() == ' ') item.pop_back();
-                     if (item.empty()) continue;
-                     auto cidr = parse_cidr(item);
-                     if (!cidr) return bad("early_talker_allow", item, "ADDR/BITS, e.g. 192.0.2.0/24 or 2001:db8::/32");
-                     list.push_back(*cidr);
-                   }
-                   c.tarpit.early_allow = std::move(list);
+                   return parse_cidr_list("early_talker_allow", v, "ADDR/BITS, e.g. 192.0.2.0/24 or 2001:db8::/32",
+                                          c.tarpit.early_allow);
                    return {};
                  }});
     struct DelayKey {
@@ -442,20 +450,8 @@ const std::vector<Key>& global_keys() {
                  "address blocks never put in a blocklist export, e.g. 192.0.2.0/24; repeatable, or comma-separated "
                  "(TOML: an array of strings)",
                  [](Config& c, std::string_view v) -> std::string {
-                   std::vector<core::Cidr> list;
-                   while (!v.empty()) {
-                     const auto comma = v.find(',');
-                     std::string item(v.substr(0, comma));
-                     v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-                     while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-                     while (!item.empty() && item.back() == ' ') item.pop_back();
-                     if (item.empty()) continue;
-                     auto cidr = parse_cidr(item);
-                     if (!cidr) return bad("never_list", item, "ADDR/BITS or ADDR, e.g. 192.0.2.0/24 or 2001:db8::/32");
-                     list.push_back(*cidr);
-                   }
-                   c.never_list = std::move(list);
-                   return {};
+                   return parse_cidr_list("never_list", v, "ADDR/BITS or ADDR, e.g. 192.0.2.0/24 or 2001:db8::/32",
+                                          c.never_list);
                  },
                  true});
     for (const auto& lk : limit_keys()) {

@@ -1,5 +1,7 @@
 #include "http/params.hpp"
 
+#include "store/time_text.hpp"
+
 #include <arpa/inet.h>
 
 #include <array>
@@ -33,17 +35,6 @@ std::optional<std::uint64_t> parse_u64(std::string_view v, std::uint64_t min, st
   auto r = std::from_chars(v.data(), v.data() + v.size(), out);
   if (r.ec != std::errc{} || r.ptr != v.data() + v.size() || out < min || out > max) return std::nullopt;
   return out;
-}
-
-bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  out = v;
-  return true;
 }
 
 bool valid_cursor(std::string_view c) {
@@ -87,41 +78,8 @@ std::optional<ParamError> time_param(const Params& p, const char* name, std::opt
 }  // namespace
 
 std::optional<std::chrono::sys_seconds> parse_time(std::string_view s) {
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-  int y, mo, d, h, mi, sec;
-  if (s.size() < 20 || !digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) || s[13] != ':' ||
-      !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec))
-    return std::nullopt;
-  std::size_t i = 19;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    const std::size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 18) ++i;
-    if (i == start) return std::nullopt;
-  }
-  if (i >= s.size()) return std::nullopt;
-  int offset_min = 0;
-  if (s[i] == 'Z' || s[i] == 'z') {
-    ++i;
-  } else if (s[i] == '+' || s[i] == '-') {
-    int oh, om;
-    if (!digits(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' || !digits(s, i + 4, 2, om) || oh > 23 ||
-        om > 59)
-      return std::nullopt;
-    offset_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
-    i += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (i != s.size()) return std::nullopt;
-  if (y < 1970 || mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
-                                        std::chrono::day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  if (sec == 60) sec = 59;  // a leap second: the second before it is close enough
-  return std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} + std::chrono::seconds{sec} -
-         std::chrono::minutes{offset_min};
+  // One RFC 3339 parser for the API, the CLI and cursors: the store's.
+  return store::parse_rfc3339(s);
 }
 
 std::optional<core::IpAddress> parse_ip(std::string_view s) {

@@ -35,7 +35,7 @@ std::optional<WallTime> parse_rfc3339(std::string_view s) {
   if (s.size() < 20 || s.size() > 64) return std::nullopt;
   int y, mo, d, h, mi, se;
   if (!digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' || !digits(s, 8, 2, d)) return std::nullopt;
-  if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
+  if ((s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) || s[13] != ':' ||
       !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se))
     return std::nullopt;
   if (y < 1970 || h > 23 || mi > 59 || se > 60) return std::nullopt;
