@@ -35,8 +35,6 @@
 #include <string_view>
 #include <vector>
 
-#include <vector>
-
 #include "core/address.hpp"
 #include "core/cidr.hpp"
 #include "core/clock.hpp"
@@ -90,6 +88,9 @@ struct SessionConfig {
   EarlyTalkPolicy early;
   const SpamtrapList* spamtraps = nullptr;  // null or empty: no traps
   RelayHooks* relay = nullptr;              // relay mode: null = never forward
+  // The driver can run TLS on this listener: STARTTLS is offered where the
+  // persona offers it (replies->offers_starttls()).
+  bool tls = false;
 };
 
 struct Peer {
@@ -125,6 +126,20 @@ class Session {
   void on_shutdown(std::string& out);
   // The peer closed (EOF) or the socket failed.
   void on_peer_gone(bool reset);
+  // STARTTLS (RFC 3207). After a 220 to STARTTLS, tls_requested() is true:
+  // the driver writes `out`, then runs the handshake and calls
+  // on_tls_started() or on_tls_failed(). Bytes that came after STARTTLS in
+  // the same read were dropped unread (plaintext injection,
+  // CVE-2011-0411), and on_bytes() ignores input until the handshake ends.
+  bool tls_requested() const { return tls_start_; }
+  // The handshake is done: back to the state after the greeting (HELO
+  // forgotten, no transaction), EHLO no longer offers STARTTLS.
+  void on_tls_started(core::TimePoint now);
+  // The handshake failed or timed out: the session ends (tls_failed).
+  void on_tls_failed();
+  bool tls_active() const { return tls_active_; }
+  // Bytes dropped after a STARTTLS line (0 for a well-behaved client).
+  std::uint64_t tls_discarded() const { return tls_discarded_; }
   // Bytes actually written to the peer.
   void add_bytes_out(std::uint64_t n) { bytes_out_ += n; }
 
@@ -161,6 +176,7 @@ class Session {
   void cmd_data(std::string_view args, std::string& out);
   void cmd_bdat(std::string_view args, std::string& out);
   void cmd_etrn(std::string_view args, std::string& out);
+  void cmd_starttls(std::string_view args, std::string& out);
   void finish_chunk(std::string& out);
   void cmd_vrfy(std::string_view args, std::string& out);
   void end_message(std::string& out);
@@ -290,6 +306,9 @@ class Session {
   core::BodyDigest* body_sink_;  // digest_, or the relay tee
   std::string trap_rcpt_;        // the first trapped recipient (allocated on a hit only)
   bool trap_hit_ = false;
+  bool tls_start_ = false;   // 220 to STARTTLS sent: the handshake is due
+  bool tls_active_ = false;  // the handshake completed
+  std::uint64_t tls_discarded_ = 0;
 };
 
 }  // namespace spamsink::session
