@@ -51,6 +51,13 @@ struct Config {
   std::uint32_t retain_days = 90;            // 0 = keep forever
   std::uint64_t retain_sessions = 1'000'000;  // 0 = no limit
   std::size_t store_queue = 8192;            // events
+  // STARTTLS on sink and relay listeners, where the persona offers it.
+  // Both files or neither; neither: a self-signed certificate under
+  // <state_dir>/tls, made by the app at start (tls_context stays null here).
+  bool tls = true;
+  std::string tls_cert;
+  std::string tls_key;
+  net::TlsContextPtr tls_context;  // loaded by parse_config from tls_cert/tls_key
   std::string config_file;
   bool check_only = false;
 };
