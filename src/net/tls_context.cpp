@@ -147,11 +147,16 @@ TlsContextPtr make_tls_context(const std::string& cert_path, const std::string& 
     error = "tls_cert: " + cert_path + ": not a usable PEM certificate (" + ssl_error("no certificate") + ")";
     return nullptr;
   }
-  if (SSL_CTX_use_PrivateKey_file(c, key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(nullptr, EVP_PKEY_free);
+  {
+    std::unique_ptr<FILE, FileCloser> f(std::fopen(key_path.c_str(), "rb"));
+    if (f) key.reset(PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
+  }
+  if (!key) {
     error = "tls_key: " + key_path + ": not a usable PEM private key (" + ssl_error("no key") + ")";
     return nullptr;
   }
-  if (SSL_CTX_check_private_key(c) != 1) {
+  if (SSL_CTX_use_PrivateKey(c, key.get()) != 1 || SSL_CTX_check_private_key(c) != 1) {
     error = "tls_key: " + key_path + ": does not match the certificate in " + cert_path;
     ERR_clear_error();
     return nullptr;

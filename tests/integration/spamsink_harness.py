@@ -118,6 +118,11 @@ class Daemon:
             # A daemon started as root with --user creates var/ for that
             # user, who must be able to reach it.
             os.chmod(self.tmpdir, 0o711)
+        # STARTTLS is on by default; the dialogues the tests pin (and the
+        # persona recordings, made without TLS) have no STARTTLS in EHLO.
+        # Tests of TLS say so with --tls/--tls-cert (tests/integration/test_tls.py).
+        if not any(a in ("--tls", "--tls-cert", "--tls-key") for a in args):
+            args += ["--tls", "no"]
         self.args = [BIN] + args
         self.log_path = os.path.join(self.tmpdir, "stderr.log")
         self._log = open(self.log_path, "wb")
