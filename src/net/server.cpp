@@ -350,6 +350,11 @@ asio::awaitable<void> run_tls(Conn& c) {
   SSL_CTX* ctx = c.config->runtime->tls.get();
   asio::error_code nb;
   c.socket.non_blocking(true, nb);
+  // OpenSSL writes a reply as several segments at times (TLS 1.3 session
+  // tickets after the handshake, a record per SSL_write): with Nagle on,
+  // each later one waits for the peer's delayed ACK (40 ms here).
+  asio::error_code ignored;
+  c.socket.set_option(tcp::no_delay(true), ignored);
   std::unique_ptr<SSL, SslFree> ssl(ctx != nullptr && !nb ? SSL_new(ctx) : nullptr);
   if (!ssl || SSL_set_fd(ssl.get(), c.socket.native_handle()) != 1) {
     log_tls_failed(c, tls_error("cannot set up TLS"));
