@@ -198,7 +198,7 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
   bytes_in_ += in.size();
   if (tls_start_) {
     // Between the 220 and the end of the handshake nothing is a command.
-    tls_discarded_ += in.size();
+    discard(in.size());
     return;
   }
   while (!in.empty() && phase_ != Phase::kClosed) {
@@ -233,7 +233,7 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
         if (tls_start_) {
           // CVE-2011-0411: what followed STARTTLS in the same read was sent
           // in plaintext before TLS; it must not run as commands inside TLS.
-          tls_discarded_ += in.size();
+          discard(in.size());
           framer_.reset();
           return;
         }

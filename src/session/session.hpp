@@ -138,8 +138,9 @@ class Session {
   // The handshake failed or timed out: the session ends (tls_failed).
   void on_tls_failed();
   bool tls_active() const { return tls_active_; }
-  // Bytes dropped after a STARTTLS line (0 for a well-behaved client).
-  std::uint64_t tls_discarded() const { return tls_discarded_; }
+  // Bytes dropped after a STARTTLS line (0 for a well-behaved client;
+  // saturates at 2^32 - 1).
+  std::uint32_t tls_discarded() const { return tls_discarded_; }
   // Bytes actually written to the peer.
   void add_bytes_out(std::uint64_t n) { bytes_out_ += n; }
 
@@ -308,7 +309,12 @@ class Session {
   bool trap_hit_ = false;
   bool tls_start_ = false;   // 220 to STARTTLS sent: the handshake is due
   bool tls_active_ = false;  // the handshake completed
-  std::uint64_t tls_discarded_ = 0;
+  // 32 bits: with the two flags it fits the padding after trap_hit_, so a
+  // plain session is no larger than before TLS.
+  std::uint32_t tls_discarded_ = 0;
+  void discard(std::size_t n) {
+    tls_discarded_ = n >= 0xFFFFFFFFu - tls_discarded_ ? 0xFFFFFFFFu : tls_discarded_ + static_cast<std::uint32_t>(n);
+  }
 };
 
 }  // namespace spamsink::session
