@@ -17,6 +17,10 @@
 //    storage that can grow is the framer's unfinished line (<= line limit);
 //  - after closing() turns true, input is ignored;
 //  - the SessionRecord is emitted exactly once, by finish().
+// STARTTLS (config.tls and a persona that offers it): a 220, then the
+// driver's handshake; plaintext pipelined behind STARTTLS is dropped, and
+// after the handshake the session is back at the greeting (see
+// tls_requested()).
 // Relay mode (config.mode == kRelay) adds: the distinct recipient domains
 // (session/relay.hpp), relay-test detection while the body streams by (an
 // IpMatcher over the first kRelayTestBodyBytes, nothing kept), and, for a

@@ -286,6 +286,19 @@ class TlsTest(unittest.TestCase):
         rec = d.session_by_port(port)
         self.assertEqual((rec["tls"], rec["from"], rec["errors"]), ("true", "a@client.example", "0"))
 
+    def test_relay_listener_offers_starttls(self):
+        d = self.start("--relay", "127.0.0.1:0", sinks=(), listeners=1)
+        with SmtpConn(d.addr) as c:
+            self.assertIn(b"250-STARTTLS\r\n", c.cmd(b"EHLO client.example"))
+            self.assertEqual(c.cmd(b"STARTTLS"), READY)
+            self.assertIn(TlsConn(c).starttls(), ("TLSv1.2", "TLSv1.3"))
+            self.assertNotIn(b"STARTTLS", c.cmd(b"EHLO client.example"))
+            self.assertRegex(c.message(b"a@client.example", [b"x@elsewhere.example"], b"hi\r\n", ehlo=None),
+                             rb"^250 2\.0\.0 Ok: queued as")
+            port = c.local_port
+        rec = d.session_by_port(port)
+        self.assertEqual((rec["mode"], rec["tls"], rec["relay_attempts"]), ("relay", "true", "1"))
+
     def test_tls_no_and_tarpit_offer_no_starttls(self):
         d = Daemon.start(self, "--tls", "no")
         with SmtpConn(d.addr) as c:
