@@ -14,6 +14,7 @@ STARTTLS. Traffic: 127.0.0.1 only; every wait is bounded.
 """
 
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -135,6 +136,27 @@ class TlsTest(unittest.TestCase):
             self.assertEqual(refused, {})
         rec = d.session_closes(1)[0]
         self.assertEqual((rec["tls"], rec["messages"], rec["helo"]), ("true", "1", "client.example"))
+
+    def test_smtpsend_starttls(self):
+        smtpsend = os.path.join(os.path.dirname(BIN), "smtpsend")
+        d = self.start("--max-conns-per-ip", "0")
+        r = subprocess.run([smtpsend, "--starttls", "-s", "4", "-m", "5", "-n", "60", "--no-progress", "-p",
+                            str(d.port), "127.0.0.1"], capture_output=True, text=True, timeout=60 * SLOW)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Sent 60 messages", r.stdout)
+        m = re.search(r"^0 messages failed, (\d+) connections", r.stdout, re.M)
+        self.assertIsNotNone(m, r.stdout)
+        conns = int(m.group(1))
+        self.assertGreaterEqual(conns, 12)  # at most 5 per connection (-m 5)
+        recs = d.session_closes(conns)
+        self.assertEqual(len(recs), conns)
+        self.assertTrue(all(x.get("tls") == "true" for x in recs), recs)
+        self.assertEqual(sum(int(x["messages"]) for x in recs), 60)
+        # Against a server without STARTTLS every connection fails.
+        plain = Daemon.start(self, "--tls", "no")
+        r = subprocess.run([smtpsend, "--starttls", "-n", "2", "--no-progress", "-p", str(plain.port), "127.0.0.1"],
+                           capture_output=True, text=True, timeout=60 * SLOW)
+        self.assertNotIn("Sent 2 messages", r.stdout, r.stdout + r.stderr)
 
     # ---- certificates
 
