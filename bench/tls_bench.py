@@ -13,8 +13,11 @@ message. Runs alternate plain / TLS `--runs` times; the figure reported is
 the median of each, and the ratio TLS / plain of the medians. Each run is
 verified: every message got 250 queued, and the server's totals
 (SIGUSR1) grew by exactly that count.
-smtp-source cannot do TLS and smtpsend has no --starttls yet, hence
-Python; the absolute msgs/s are the client's, not the server's.
+smtp-source cannot do TLS. `--client smtpsend` (the default) drives both
+servers with build/bin/smtpsend (`--starttls` for the TLS server, 4
+parallel senders, `-t` seconds, `-m` messages per connection, `-b` body
+bytes); `--client python` uses the sequential Python client above
+instead. Either way the figure is the server's CPU per message.
 Limits: every socket has a timeout, each run at most `--seconds` of load;
 servers are stopped on every exit path; traffic stays on 127.0.0.1.
 Exit status: 0 all runs verified; 1 otherwise.
@@ -42,6 +45,7 @@ class Server:
         self.log_path = os.path.join(tmp, name + ".log")
         self.log = open(self.log_path, "wb")
         args = [binary, "--sink", HOST + ":0", "--threads", "1", "--db", "none", "--hostname", "mx.bench.test",
+                "--max-conns-per-ip", "0",
                 "--state-dir", os.path.join(tmp, name + "-state"), "--tls", "yes" if tls else "no"]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 10
@@ -142,11 +146,23 @@ def session(port, tls_ctx, per_conn, body):
     return ok
 
 
-def run(server, tls_ctx, per_conn, body, seconds):
+def run_smtpsend(smtpsend, port, tls, per_conn, size, seconds):
+    args = [smtpsend, "-s", "4", "-m", str(per_conn), "-b", str(size), "-t", str(seconds), "--no-progress",
+            "-p", str(port)] + (["--starttls"] if tls else []) + [HOST]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"^Sent (\d+) messages", r.stdout, re.M)
+    if r.returncode != 0 or m is None or not re.search(r"^0 messages failed", r.stdout, re.M):
+        raise RuntimeError("smtpsend failed: " + r.stdout + r.stderr)
+    return int(m.group(1))
+
+
+def run(server, tls_ctx, per_conn, body, seconds, smtpsend=None):
     before_msgs = server.messages()
     cpu0, t0 = server.cpu(), time.monotonic()
     sent = 0
-    while time.monotonic() - t0 < seconds:
+    if smtpsend is not None:
+        sent = run_smtpsend(smtpsend, server.port, tls_ctx is not None, per_conn, len(body), seconds)
+    while smtpsend is None and time.monotonic() - t0 < seconds:
         sent += session(server.port, tls_ctx, per_conn, body)
     wall = time.monotonic() - t0
     time.sleep(0.3)  # the last session's close reaches the totals
@@ -164,8 +180,10 @@ def main():
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--per-conn", type=int, action="append", help="messages per session (repeatable; default 1 and 20)")
     ap.add_argument("--size", type=int, default=4096, help="body bytes (default 4096)")
-    ap.add_argument("--tls-version", choices=("1.2", "1.3"), default="1.3")
+    ap.add_argument("--tls-version", choices=("1.2", "1.3"), default="1.3", help="python client only")
+    ap.add_argument("--client", choices=("smtpsend", "python"), default="smtpsend")
     a = ap.parse_args()
+    smtpsend = os.path.join(os.path.dirname(a.bin), "smtpsend") if a.client == "smtpsend" else None
     per_conns = a.per_conn or [1, 20]
     line = b"x" * 76 + b"\r\n"
     body = b"Subject: bench\r\n\r\n" + line * max(1, a.size // len(line)) + b".\r\n"
@@ -181,13 +199,15 @@ def main():
         servers.append(plain)
         tls = Server(a.bin, tmp, "tls", True)
         servers.append(tls)
-        print("# spamsink --threads 1 --db none; client: Python %s ssl (%s), TLS %s; body %d bytes; %d runs of %.0f s"
-              % (sys.version.split()[0], ssl.OPENSSL_VERSION, a.tls_version, len(body), a.runs, a.seconds))
+        client = ("smtpsend -s 4 (TLS 1.3)" if smtpsend else
+                  "Python %s ssl (%s), TLS %s" % (sys.version.split()[0], ssl.OPENSSL_VERSION, a.tls_version))
+        print("# spamsink --threads 1 --db none; client: %s; body %d bytes; %d runs of %.0f s"
+              % (client, len(body), a.runs, a.seconds))
         for per_conn in per_conns:
             res = {"plain": [], "tls": []}
             for _ in range(a.runs):
                 for name, srv, c in (("plain", plain, None), ("tls", tls, ctx)):
-                    sent, cpu, wall = run(srv, c, per_conn, body, a.seconds)
+                    sent, cpu, wall = run(srv, c, per_conn, body, a.seconds, smtpsend)
                     res[name].append((sent / cpu if cpu > 0 else float("inf"), sent / wall, sent, cpu))
                     print("  per_conn=%-3d %-5s msgs=%-6d server_cpu=%.2fs  %.0f msgs/cpu-s  %.0f msgs/s"
                           % (per_conn, name, sent, cpu, res[name][-1][0], res[name][-1][1]))
