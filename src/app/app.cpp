@@ -40,7 +40,36 @@ std::shared_ptr<net::RuntimeConfig> runtime_of(const Config& c) {
   relay->helo = c.hostname;
   rc->relay = std::move(relay);
   rc->spamtraps = c.spamtraps;
+  rc->tls = c.tls ? c.tls_context : nullptr;
   return rc;
+}
+
+// With TLS on and no tls_cert: the self-signed certificate under
+// <state_dir>/tls (made on first start, reused after), loaded into
+// c.tls_context. Returns "" or the error.
+std::string make_state_dir(const std::string& db, const std::string& user);
+
+std::string load_self_signed(Config& c, core::Logger& log) {
+  if (!c.tls || c.tls_context) return {};
+  const std::string dir = c.state_dir + "/tls";
+  // Started as root with --user: the directories are made for that user
+  // (the store's database goes next to them), and so are the files, so
+  // that a reload after the privilege drop can read them.
+  if (!c.user.empty())
+    if (auto err = make_state_dir(dir + "/cert.pem", c.user); !err.empty()) return "tls: " + err;
+  net::SelfSigned ss;
+  if (auto err = net::ensure_self_signed(dir, c.hostname, ss); !err.empty()) return err;
+  if (!c.user.empty() && geteuid() == 0)
+    if (struct passwd* pw = getpwnam(c.user.c_str()); pw != nullptr)
+      for (const auto& f : {ss.cert_path, ss.key_path})
+        if (::chown(f.c_str(), pw->pw_uid, pw->pw_gid) != 0) return "tls: cannot hand " + f + " to '" + c.user + "'";
+  std::string err;
+  c.tls_context = net::make_tls_context(ss.cert_path, ss.key_path, err);
+  if (!c.tls_context) return err;
+  core::log(log, core::Level::kInfo, [&](core::LogLine& l) {
+    l.str("event", ss.created ? "tls_cert_created" : "tls_cert_reused").str("cert", ss.cert_path).str("cn", c.hostname);
+  });
+  return {};
 }
 
 // Raises the descriptor limit to its hard cap and keeps max_conns under it.
@@ -116,6 +145,10 @@ int run(int argc, const char* const* argv) {
   AppLogger logger;
   logger.configure(config.log_format, config.log_level, config.log_target);
   fit_descriptors(config, logger);
+  if (auto err = load_self_signed(config, logger); !err.empty()) {
+    std::fprintf(stderr, "spamsink: config error: %s\n", err.c_str());
+    return 2;
+  }
 
   // Signals are taken synchronously by this thread; workers inherit the mask.
   sigset_t sigs;
@@ -308,6 +341,13 @@ int run(int argc, const char* const* argv) {
       next.api_token = config.api_token;
       next.never_list = config.never_list;
       fit_descriptors(next, logger);
+      if (auto err = load_self_signed(next, logger); !err.empty()) {
+        // A certificate that cannot be made or read now: the running one stays.
+        core::log(logger, core::Level::kError, [&](core::LogLine& l) {
+          l.str("event", "tls_reload_failed").str("error", err).str("action", "keeping the running certificate");
+        });
+        next.tls_context = config.tls_context;
+      }
       logger.configure(next.log_format, next.log_level, next.log_target);
       server.update_config(runtime_of(next));
       config = std::move(next);

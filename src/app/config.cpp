@@ -258,6 +258,24 @@ const std::vector<Key>& global_keys() {
     k.push_back({"greet_teaser", "yes|no", "send a \"220-\" line at once, the greeting after greet_delay (default no)",
                  choice<bool>("greet_teaser", {{"yes", true}, {"no", false}, {"true", true}, {"false", false}},
                               [](Config& c) -> bool& { return c.tarpit.teaser; })});
+    k.push_back({"tls", "yes|no",
+                 "offer STARTTLS on sink and relay listeners where the persona does (default yes)",
+                 choice<bool>("tls", {{"yes", true}, {"no", false}, {"true", true}, {"false", false}},
+                              [](Config& c) -> bool& { return c.tls; })});
+    k.push_back({"tls_cert", "FILE",
+                 "PEM certificate (chain) for STARTTLS; with tls_key (default: a self-signed one made under "
+                 "STATE_DIR/tls, CN = hostname)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty() || v.size() > 1024) return bad("tls_cert", v, "a file path, at most 1024 bytes");
+                   c.tls_cert = v;
+                   return {};
+                 }});
+    k.push_back({"tls_key", "FILE", "PEM private key for tls_cert",
+                 [](Config& c, std::string_view v) -> std::string {
+                   if (v.empty() || v.size() > 1024) return bad("tls_key", v, "a file path, at most 1024 bytes");
+                   c.tls_key = v;
+                   return {};
+                 }});
     k.push_back({"early_talker", "ACTION",
                  "what an early talker (talks before the greeting or before 354) gets: ignore (recorded only), "
                  "reject (521/421 and close) or defer (450/550 to every MAIL and RCPT) (default ignore)",
@@ -878,6 +896,15 @@ ParseResult parse_config(int argc, const char* const* argv) {
                   "that the API asks for a bearer token, or bind the API to 127.0.0.1 or ::1");
     }
   }
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return fail(std::string(c.tls_cert.empty() ? "tls_key" : "tls_cert") +
+                " is set but " + (c.tls_cert.empty() ? "tls_cert" : "tls_key") +
+                " is not: give both (or neither, for a self-signed certificate)");
+  if (c.tls && !c.tls_cert.empty()) {
+    std::string err;
+    c.tls_context = net::make_tls_context(c.tls_cert, c.tls_key, err);
+    if (!c.tls_context) return fail(err);
+  }
   c.config_file = config_file;
   c.check_only = check;
   result.config = std::move(c);
@@ -933,6 +960,9 @@ std::string describe(const Config& c) {
   }
   os << "\"\n";
   if (!c.user.empty()) os << "user = \"" << c.user << "\"\n";
+  os << "tls = \"" << (c.tls ? "yes" : "no") << "\"\n";
+  if (!c.tls_cert.empty()) os << "tls_cert = \"" << c.tls_cert << "\"\ntls_key = \"" << c.tls_key << "\"\n";
+  else if (c.tls) os << "# tls_cert, tls_key: not set (self-signed, under " << c.state_dir << "/tls)\n";
   os << "state_dir = \"" << c.state_dir << "\"\n";
   os << "db = \"" << (c.db.empty() ? "none" : c.db) << "\"\n";
   os << "retain_days = " << c.retain_days << "\n";

@@ -58,6 +58,13 @@ struct Config {
   std::string api_token_file;
   std::string api_token;  // read from api_token_file at parse time; never printed
   std::vector<core::Cidr> never_list;  // kept out of every blocklist export
+  // STARTTLS on sink and relay listeners, where the persona offers it.
+  // Both files or neither; neither: a self-signed certificate under
+  // <state_dir>/tls, made by the app at start (tls_context stays null here).
+  bool tls = true;
+  std::string tls_cert;
+  std::string tls_key;
+  net::TlsContextPtr tls_context;  // loaded by parse_config from tls_cert/tls_key
   std::string config_file;
   bool check_only = false;
 };

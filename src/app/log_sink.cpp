@@ -67,6 +67,7 @@ void LogSink::session_closed(const core::SessionRecord& s) noexcept {
     l.num("relay_attempts", s.relay_attempts).num("relay_tests", s.relay_tests).num("forwarded", s.forwarded)
         .peer("relay_domains", s.relay_domains, s.relay_domains_truncated);
   if (s.trap_hit) l.boolean("trap_hit", true).peer("trap_rcpt", s.trap_rcpt);
+  if (s.tls) l.boolean("tls", true);
   l.finish();
   if (buf_.size() >= kFlushBytes) tick();
 }

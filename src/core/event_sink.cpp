@@ -26,6 +26,7 @@ std::string_view to_string(EndReason r) {
     case EndReason::kProtocolError: return "protocol_error";
     case EndReason::kEarlyTalker: return "early_talker";
     case EndReason::kShed: return "shed";
+    case EndReason::kTlsFailed: return "tls_failed";
   }
   return "unknown";
 }

@@ -35,8 +35,9 @@ enum class EndReason : std::uint8_t {
   kProtocolError,  // a stream that cannot be followed (bad BDAT size)
   kEarlyTalker,    // rejected for talking before the greeting
   kShed,           // tarpit above its high-water mark: a quick 421
+  kTlsFailed,      // the TLS handshake after STARTTLS failed or timed out
 };
-inline constexpr std::size_t kEndReasonCount = 12;
+inline constexpr std::size_t kEndReasonCount = 13;
 std::string_view to_string(EndReason r);
 
 struct MessageRecord {

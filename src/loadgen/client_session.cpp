@@ -6,6 +6,7 @@ namespace {
 constexpr std::string_view kData = "DATA\r\n";
 constexpr std::string_view kRset = "RSET\r\n";
 constexpr std::string_view kQuit = "QUIT\r\n";
+constexpr std::string_view kStarttls = "STARTTLS\r\n";
 }  // namespace
 
 std::string_view to_string(Stage s) {
@@ -42,6 +43,14 @@ void ClientSession::on_closed() {
   }
   if (message_open_) finish_message(false);
   state_ = State::kFailed;
+}
+
+void ClientSession::on_tls_started(Output& out) {
+  if (!tls_requested_) return;
+  tls_requested_ = false;
+  tls_active_ = true;
+  out.head.append(t_.ehlo);
+  state_ = State::kEhlo;
 }
 
 void ClientSession::finish_message(bool accepted) {
@@ -106,6 +115,16 @@ void ClientSession::on_reply(int code, Output& out) {
     case State::kEhlo:
       if (code == 250) {
         ext_ = parser_.extensions();
+        if (o_.starttls && !tls_active_) {
+          if ((ext_ & smtp::kExtStarttls) == 0) {  // asked for TLS, none offered
+            protocol_error_ = true;
+            state_ = State::kFailed;
+            return;
+          }
+          out.head.append(kStarttls);
+          state_ = State::kStarttls;
+          return;
+        }
         pipelined_ = o_.pipelining && (ext_ & smtp::kExtPipelining) != 0;
         use_bdat_ = o_.bdat && (ext_ & smtp::kExtChunking) != 0;
         return start_message(out);
@@ -117,7 +136,19 @@ void ClientSession::on_reply(int code, Output& out) {
         return;
       }
       return quit(out);
+    case State::kStarttls:
+      if (code == 220) {
+        tls_requested_ = true;
+        return;
+      }
+      events_.reply_error(code, Stage::kHelo);
+      return quit(out);
     case State::kHelo:
+      if (o_.starttls) {  // HELO has no STARTTLS
+        protocol_error_ = true;
+        state_ = State::kFailed;
+        return;
+      }
       if (code == 250) {
         ext_ = 0;
         pipelined_ = use_bdat_ = false;

@@ -11,7 +11,11 @@
 //    RCPT and DATA (or BDAT + body) go out in one write;
 //  - with `bdat` and a server that offers CHUNKING, the message goes as one
 //    BDAT ... LAST chunk, unstuffed;
-//  - bodies are never copied: Output carries a view of the shared message.
+//  - bodies are never copied: Output carries a view of the shared message;
+//  - with `starttls`, the first EHLO is followed by STARTTLS; after its 220
+//    tls_requested() is true and nothing is sent until the driver has run
+//    the handshake and called on_tls_started() (which sends EHLO again); a
+//    server that offers no STARTTLS is a protocol failure.
 // Limits: reply lines per smtp::ReplyParser.
 #pragma once
 
@@ -38,6 +42,7 @@ struct MessageTemplate {
 struct ClientOptions {
   bool pipelining = false;
   bool bdat = false;
+  bool starttls = false;
   std::uint32_t messages_per_conn = 1;  // 0 = no per-connection limit
 };
 
@@ -69,7 +74,9 @@ struct Output {
 
 class ClientSession {
  public:
-  enum class State : std::uint8_t { kGreeting, kEhlo, kHelo, kMail, kRcpt, kData, kBody, kRset, kQuit, kDone, kFailed };
+  enum class State : std::uint8_t {
+    kGreeting, kEhlo, kHelo, kMail, kRcpt, kData, kBody, kRset, kQuit, kDone, kFailed, kStarttls
+  };
 
   ClientSession(const MessageTemplate& t, const ClientOptions& o, ClientEvents& events)
       : t_(t), o_(o), events_(events) {}
@@ -78,6 +85,11 @@ class ClientSession {
   void on_bytes(std::string_view in, Output& out);
   // The server closed the connection.
   void on_closed();
+  // The 220 to STARTTLS came: the driver runs the handshake now.
+  bool tls_requested() const { return tls_requested_; }
+  // The handshake is done: appends the second EHLO.
+  void on_tls_started(Output& out);
+  bool tls_active() const { return tls_active_; }
 
   State state() const { return state_; }
   bool finished() const { return state_ == State::kDone || state_ == State::kFailed; }
@@ -112,6 +124,8 @@ class ClientSession {
   bool message_open_ = false;
   bool message_failed_ = false;
   bool protocol_error_ = false;
+  bool tls_requested_ = false;
+  bool tls_active_ = false;
 };
 
 }  // namespace spamsink::loadgen

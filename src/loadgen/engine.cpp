@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
@@ -17,6 +20,7 @@
 #include <asio/use_awaitable.hpp>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -52,6 +56,7 @@ struct Shared {
   std::atomic<std::uint64_t> claimed{0};
   std::atomic<std::uint64_t> next_bind{0};
   std::atomic<bool> stop{false};
+  std::shared_ptr<SSL_CTX> tls;  // --starttls: one client context, no verification
   std::mutex mu;
   std::string error;
   std::string early_report;
@@ -249,6 +254,100 @@ class Events final : public ClientEvents {
   bool reserved_ = false;
 };
 
+// --starttls: after the 220, the handshake and the rest of the connection
+// over TLS. OpenSSL reads and writes the descriptor; WANT_READ/WANT_WRITE
+// become waits on the socket, watched by the worker's watchdog like every
+// other wait. Returns kCount when the session ended normally.
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+
+asio::awaitable<bool> tls_wait(Shared& sh, Watch& watch, tcp::socket& sock, int err) {
+  watch.fired = false;
+  watch.deadline = Clock::now() + secs(sh.o.timeout);
+  auto [ec] = co_await sock.async_wait(err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
+                                       kTuple);
+  co_return !ec;
+}
+
+asio::awaitable<bool> tls_write(Shared& sh, Watch& watch, tcp::socket& sock, SSL* ssl, std::string_view data,
+                                Stats& st) {
+  while (!data.empty()) {
+    ERR_clear_error();
+    const int n = SSL_write(ssl, data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT_MAX)));
+    if (n > 0) {
+      st.bytes_sent += static_cast<std::uint64_t>(n);
+      data.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    const int e = SSL_get_error(ssl, n);
+    if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || !co_await tls_wait(sh, watch, sock, e))
+      co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<FailKind> tls_session(Shared& sh, Worker& w, tcp::socket& sock, Watch& watch, ClientSession& cs,
+                                      Events& events, Output& out, std::array<char, kSenderBuffer>& rbuf,
+                                      asio::steady_timer* pace) {
+  asio::error_code ec;
+  sock.non_blocking(true, ec);
+  sock.set_option(tcp::no_delay(true), ec);  // a record per write: never wait for a delayed ACK
+  std::unique_ptr<SSL, SslFree> ssl(SSL_new(sh.tls.get()));
+  if (!ssl || SSL_set_fd(ssl.get(), sock.native_handle()) != 1) co_return FailKind::kProtocol;
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_connect(ssl.get());
+    if (r == 1) break;
+    const int e = SSL_get_error(ssl.get(), r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      if (sh.o.verbose) {
+        char buf[256];
+        ERR_error_string_n(ERR_peek_last_error(), buf, sizeof buf);
+        std::fprintf(stderr, "smtpsend: TLS handshake failed: %s\n", buf);
+      }
+      ERR_clear_error();
+      co_return FailKind::kProtocol;
+    }
+    if (!co_await tls_wait(sh, watch, sock, e)) co_return watch.fired ? FailKind::kTimeout : FailKind::kReset;
+  }
+  out.clear();
+  cs.on_tls_started(out);
+  for (;;) {
+    if (!out.empty()) {
+      if (!co_await tls_write(sh, watch, sock, ssl.get(), out.head, w.stats) ||
+          !co_await tls_write(sh, watch, sock, ssl.get(), out.body, w.stats))
+        co_return watch.fired ? FailKind::kTimeout : FailKind::kReset;
+    }
+    if (cs.finished()) break;
+    ERR_clear_error();
+    const int n = SSL_read(ssl.get(), rbuf.data(), static_cast<int>(rbuf.size()));
+    if (n <= 0) {
+      const int e = SSL_get_error(ssl.get(), n);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        out.clear();
+        if (!co_await tls_wait(sh, watch, sock, e)) co_return watch.fired ? FailKind::kTimeout : FailKind::kReset;
+        continue;
+      }
+      ERR_clear_error();
+      cs.on_closed();  // close_notify or EOF
+      co_return cs.state() == ClientSession::State::kFailed ? FailKind::kClosed : FailKind::kCount;
+    }
+    w.stats.bytes_received += static_cast<std::uint64_t>(n);
+    out.clear();
+    cs.on_bytes(std::string_view(rbuf.data(), static_cast<std::size_t>(n)), out);
+    if (cs.protocol_error()) co_return FailKind::kProtocol;
+    Clock::time_point when;
+    if (events.take_claim(when) && pace != nullptr && when > Clock::now()) {
+      pace->expires_at(when);
+      co_await pace->async_wait(kTuple);
+    }
+  }
+  SSL_shutdown(ssl.get());  // one close_notify, not waited for
+  ERR_clear_error();
+  co_return FailKind::kCount;
+}
+
 asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
   int failures_in_a_row = 0;
   Output out;
@@ -323,6 +422,10 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
       }
       if (!out.empty() && !co_await send_all(sh, watch, sock, out, w.stats)) {
         failed = watch.fired ? FailKind::kTimeout : FailKind::kReset;
+        break;
+      }
+      if (cs.tls_requested()) {
+        failed = co_await tls_session(sh, w, sock, watch, cs, events, out, *rbuf, pace.get());
         break;
       }
     }
@@ -525,6 +628,17 @@ RunResult run(const Options& o, const std::function<void(std::uint64_t, std::uin
   sh.copts.pipelining = o.pipelining;
   sh.copts.bdat = o.bdat;
   sh.copts.messages_per_conn = o.per_conn;
+  sh.copts.starttls = o.starttls;
+  if (o.starttls) {
+    // A load generator: any certificate will do (spamsink's is self-signed).
+    sh.tls.reset(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    if (!sh.tls) {
+      result.error = "--starttls: cannot create an SSL context";
+      return result;
+    }
+    SSL_CTX_set_min_proto_version(sh.tls.get(), TLS1_2_VERSION);
+    SSL_CTX_set_verify(sh.tls.get(), SSL_VERIFY_NONE, nullptr);
+  }
   sh.total = o.seconds > 0 ? 0 : o.total;
   {
     asio::io_context resolver_ctx;

@@ -65,6 +65,8 @@ more:
   -r N                recipients per message (TO becomes local+1@domain ...), default 1
   --pipelining        send MAIL, RCPT and DATA in one write when the server offers PIPELINING
   --bdat              send each message as one BDAT chunk when the server offers CHUNKING
+  --starttls          STARTTLS after EHLO (TLS 1.2+, no certificate check), then EHLO again;
+                      a server that does not offer it fails the connection
   --threads N         client threads, default 1
   --bind ADDR         source address, repeatable: connections rotate over them
   --rate N            open loop: start N messages per second; latency counts from the
@@ -149,7 +151,6 @@ OptionsResult parse_options(int argc, char** argv) {
   }
   if (optind < argc) o.host = argv[optind++];
   if (optind < argc) return bad(std::string("unexpected argument: ") + argv[optind]);
-  if (o.starttls) return bad("--starttls: not built yet (spamsink offers no STARTTLS yet)");
   if (!total_given && o.seconds == 0) {
     if (o.per_conn == 0) return bad("-m 0 needs -n or -t");
     o.total = std::uint64_t{o.senders} * o.per_conn;

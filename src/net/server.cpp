@@ -4,6 +4,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/awaitable.hpp>
@@ -15,10 +18,12 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <ctime>
 #include <stdexcept>
 #include <thread>
@@ -67,6 +72,7 @@ std::shared_ptr<const WorkerConfig> make_worker_config(std::shared_ptr<const Run
     sc.early = l.early;
     sc.spamtraps = wc->runtime->spamtraps.get();
     if (l.mode == core::Mode::kRelay) sc.relay = relay;
+    sc.tls = wc->runtime->tls != nullptr && l.mode != core::Mode::kTarpit;
     wc->sessions.push_back(sc);
   }
   return wc;
@@ -286,6 +292,153 @@ asio::awaitable<bool> greet_delay(Conn& c, core::TimePoint due) {
   co_return true;
 }
 
+// ---- STARTTLS ------------------------------------------------------------
+// TLS sessions are rare: everything they need is allocated here, for them
+// only. OpenSSL reads and writes the descriptor itself (non-blocking); a
+// WANT_READ/WANT_WRITE becomes a wait on the asio socket, so deadlines and
+// shutdown reach a TLS session exactly as a plain one (the sweep cancels
+// the wait).
+
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+
+// The reason of OpenSSL's last error on this thread (a static text, never
+// peer data), or `fallback`.
+const char* tls_error(const char* fallback) {
+  unsigned long e = 0, last = 0;
+  while ((e = ERR_get_error()) != 0) last = e;
+  const char* r = last != 0 ? ERR_reason_error_string(last) : nullptr;
+  return r != nullptr ? r : fallback;
+}
+
+void log_tls_failed(Conn& c, const char* why) {
+  char ip[64];
+  const std::string_view ipv(ip, c.ip.format(ip));
+  core::log(*c.worker.shared.logger, core::Level::kInfo, [&](core::LogLine& l) {
+    l.str("event", "tls_failed").str("ip", ipv).str("listener", c.session.config().listener).str("error", why);
+  });
+}
+
+// Writes `out` through TLS; like send(), the rest of a blocked write is
+// kept in the connection (SSL_write is retried with the same bytes).
+asio::awaitable<bool> tls_send(Conn& c, SSL* ssl, std::string& out) {
+  std::string_view rest(out);
+  bool kept = false;
+  bool ok = true;
+  while (!rest.empty()) {
+    ERR_clear_error();
+    const int n = SSL_write(ssl, rest.data(), static_cast<int>(std::min<std::size_t>(rest.size(), INT_MAX)));
+    if (n > 0) {
+      c.session.add_bytes_out(static_cast<std::uint64_t>(n));
+      rest.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    const int e = SSL_get_error(ssl, n);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      ok = false;
+      break;
+    }
+    if (!kept) {  // the worker's buffer is shared: keep the rest here
+      c.pending.assign(rest);
+      rest = c.pending;
+      kept = true;
+    }
+    auto [ec] = co_await c.socket.async_wait(e == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
+                                             kTuple);
+    if (ec) {
+      ok = false;
+      break;
+    }
+  }
+  ERR_clear_error();
+  if (kept) std::string().swap(c.pending);
+  co_return ok;
+}
+
+// After the 220 to STARTTLS: the handshake, then the rest of the session
+// over TLS. Returns when the session is over.
+asio::awaitable<void> run_tls(Conn& c) {
+  Worker& w = c.worker;
+  SSL_CTX* ctx = c.config->runtime->tls.get();
+  asio::error_code nb;
+  c.socket.non_blocking(true, nb);
+  // OpenSSL writes a reply as several segments at times (TLS 1.3 session
+  // tickets after the handshake, a record per SSL_write): with Nagle on,
+  // each later one waits for the peer's delayed ACK (40 ms here).
+  asio::error_code ignored;
+  c.socket.set_option(tcp::no_delay(true), ignored);
+  std::unique_ptr<SSL, SslFree> ssl(ctx != nullptr && !nb ? SSL_new(ctx) : nullptr);
+  if (!ssl || SSL_set_fd(ssl.get(), c.socket.native_handle()) != 1) {
+    log_tls_failed(c, tls_error("cannot set up TLS"));
+    c.session.on_tls_failed();
+    co_return;
+  }
+  // The handshake; bounded by the session's deadline (the command timeout
+  // set by the STARTTLS line) through the worker's sweep.
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_accept(ssl.get());
+    if (r == 1) break;
+    const int e = SSL_get_error(ssl.get(), r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      auto [ec] = co_await c.socket.async_wait(
+          e == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, kTuple);
+      if (!ec) continue;
+      log_tls_failed(c, c.stopping ? "server stopping" : c.timed_out ? "handshake timeout" : "socket error");
+    } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
+      log_tls_failed(c, tls_error("peer closed during the handshake"));
+    } else {
+      log_tls_failed(c, tls_error("handshake failed"));
+    }
+    ERR_clear_error();
+    c.session.on_tls_failed();
+    co_return;
+  }
+  c.session.on_tls_started(core::SteadyClock::now());
+  bool clean = false;  // the session ended by the protocol: send close_notify
+  while (!c.session.closing()) {
+    w.out.clear();
+    ERR_clear_error();
+    // Read first, wait after: OpenSSL may hold a decrypted record already.
+    const int n = SSL_read(ssl.get(), w.scratch.data(), static_cast<int>(w.scratch.size()));
+    const core::TimePoint now = core::SteadyClock::now();
+    if (n > 0) {
+      c.session.on_bytes(std::string_view(w.scratch.data(), static_cast<std::size_t>(n)), now, w.out);
+    } else {
+      const int e = SSL_get_error(ssl.get(), n);
+      if (e == SSL_ERROR_ZERO_RETURN) {  // close_notify
+        c.session.on_peer_gone(false);
+        break;
+      }
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        // EOF without close_notify, a reset, or a bad record.
+        c.session.on_peer_gone(!(e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0));
+        break;
+      }
+      auto [ec] = co_await c.socket.async_wait(
+          e == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, kTuple);
+      if (!ec) continue;
+      if (c.stopping) {
+        c.session.on_shutdown(w.out);
+      } else if (c.timed_out) {
+        c.timed_out = false;
+        c.session.on_deadline(core::SteadyClock::now(), w.out);
+      } else {
+        c.session.on_peer_gone(true);
+        break;
+      }
+    }
+    if (!w.out.empty() && !co_await tls_send(c, ssl.get(), w.out)) {
+      c.session.on_peer_gone(true);
+      break;
+    }
+    clean = c.session.closing();
+  }
+  if (clean) SSL_shutdown(ssl.get());  // one try, never waited for
+  ERR_clear_error();
+}
+
 asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li, session::Peer peer,
                                      std::uint64_t id, core::TimePoint start) {
   if (w.config->sessions[li].mode == core::Mode::kRelay) {
@@ -339,6 +492,10 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
     }
     if (!w.out.empty() && !co_await send(c, w.out)) {
       c.session.on_peer_gone(true);
+      break;
+    }
+    if (c.session.tls_requested()) {
+      co_await run_tls(c);
       break;
     }
   }

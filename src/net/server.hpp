@@ -15,6 +15,10 @@
 //    listener stays open so queued clients wait in the backlog) and resumes
 //    when a slot frees: no polling, no spinning;
 //  - shared counters are touched at accept and close only.
+// STARTTLS: after the 220 the connection runs a second coroutine that owns
+// an OpenSSL SSL on the same descriptor (allocated then, freed at the end,
+// so a plain connection carries nothing for TLS); the handshake is bounded
+// by the command timeout, and a failed one ends that session only.
 // Relay listeners run the same sessions in relay mode; each worker has a
 // RelayForwarder (net/relay_forwarder.hpp) and all share one forwarding
 // gate, so the hourly budget holds over every worker and host.
@@ -33,6 +37,7 @@
 #include "core/logger.hpp"
 #include "net/relay_forwarder.hpp"
 #include "net/tarpit_engine.hpp"
+#include "net/tls_context.hpp"
 #include "session/session.hpp"
 #include "session/spamtrap.hpp"
 #include "smtp/replies.hpp"
@@ -66,6 +71,10 @@ struct RuntimeConfig {
   std::shared_ptr<const RelaySettings> relay = std::make_shared<RelaySettings>();
   // Sink and relay listeners: null = no spamtraps.
   std::shared_ptr<const session::SpamtrapList> spamtraps;
+  // Sink and relay listeners: STARTTLS where the persona offers it; null =
+  // no TLS. Shared by every session (an SSL holds its own reference, so a
+  // reload never pulls it from under a live session).
+  TlsContextPtr tls;
 };
 
 struct ServerOptions {

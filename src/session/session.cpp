@@ -196,6 +196,11 @@ void Session::relay_body(const char* p, std::size_t n) {
 
 void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& out) {
   bytes_in_ += in.size();
+  if (tls_start_) {
+    // Between the 220 and the end of the handshake nothing is a command.
+    discard(in.size());
+    return;
+  }
   while (!in.empty() && phase_ != Phase::kClosed) {
     switch (phase_) {
       case Phase::kCommand: {
@@ -225,6 +230,13 @@ void Session::on_bytes(std::string_view in, core::TimePoint now, std::string& ou
         }
         const std::size_t mark = out.size();
         handle_line(*line, out);
+        if (tls_start_) {
+          // CVE-2011-0411: what followed STARTTLS in the same read was sent
+          // in plaintext before TLS; it must not run as commands inside TLS.
+          discard(in.size());
+          framer_.reset();
+          return;
+        }
         // The message came in the same read as DATA, before our 354 could
         // have reached the client: an early talker (RFC 2920 makes DATA the
         // last command of a pipelined group; BDAT has no 354, no check).
@@ -314,7 +326,7 @@ void Session::handle_line(const smtp::LineFramer::Line& line, std::string& out) 
     case Verb::kQuit:
       reply(ReplyId::kQuit, out);
       return close(core::EndReason::kQuit);
-    case Verb::kStarttls: return error(ReplyId::kStarttlsNotOffered, out);
+    case Verb::kStarttls: return cmd_starttls(cmd.args, out);
     case Verb::kAuth: return error(ReplyId::kAuthNotEnabled, out);
     case Verb::kXclient: return error(cmd.args.empty() ? ReplyId::kXclientSyntax : ReplyId::kNotAuthorized, out);
     case Verb::kXforward: return error(cmd.args.empty() ? ReplyId::kXforwardSyntax : ReplyId::kNotAuthorized, out);
@@ -330,7 +342,34 @@ void Session::cmd_helo(std::string_view args, bool esmtp, std::string& out) {
   if (args.empty()) return error(esmtp ? ReplyId::kEhloSyntax : ReplyId::kHeloSyntax, out);
   helo_.assign(args);
   reset_transaction();
-  reply(esmtp ? ReplyId::kEhlo : ReplyId::kHelo, out);
+  if (!esmtp) return reply(ReplyId::kHelo, out);
+  if (tls_active_) return reply(ReplyId::kEhloAfterTls, out);
+  reply(config_.tls && replies_.offers_starttls() ? ReplyId::kEhloStarttls : ReplyId::kEhlo, out);
+}
+
+// As Postfix's starttls_cmd: arguments are a syntax error, a second
+// STARTTLS inside TLS is refused, and it is accepted before EHLO too.
+void Session::cmd_starttls(std::string_view args, std::string& out) {
+  if (!config_.tls || !replies_.offers_starttls()) return error(ReplyId::kStarttlsNotOffered, out);
+  if (tls_active_) return error(ReplyId::kStarttlsActive, out);
+  if (!args.empty()) return error(ReplyId::kStarttlsSyntax, out);
+  reply(ReplyId::kStarttlsReady, out);
+  tls_start_ = true;
+}
+
+void Session::on_tls_started(core::TimePoint now) {
+  if (!tls_start_ || phase_ == Phase::kClosed) return;
+  tls_start_ = false;
+  tls_active_ = true;
+  helo_.clear();
+  reset_transaction();
+  framer_.reset();
+  line_deadline_ = now + config_.limits.command_time;
+}
+
+void Session::on_tls_failed() {
+  tls_start_ = false;
+  close(core::EndReason::kTlsFailed);
 }
 
 ReplyId Session::defer_reply() const {
@@ -651,6 +690,7 @@ void Session::finish(core::TimePoint now) {
   r.early_bytes = std::string_view(early_, early_len_);
   r.trap_hit = trap_hit_;
   r.trap_rcpt = trap_rcpt_;
+  r.tls = tls_active_;
   if (relay_) {
     r.relay_attempts = relay_->attempts;
     r.relay_tests = relay_->tests;

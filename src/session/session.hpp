@@ -17,6 +17,10 @@
 //    storage that can grow is the framer's unfinished line (<= line limit);
 //  - after closing() turns true, input is ignored;
 //  - the SessionRecord is emitted exactly once, by finish().
+// STARTTLS (config.tls and a persona that offers it): a 220, then the
+// driver's handshake; plaintext pipelined behind STARTTLS is dropped, and
+// after the handshake the session is back at the greeting (see
+// tls_requested()).
 // Relay mode (config.mode == kRelay) adds: the distinct recipient domains
 // (session/relay.hpp), relay-test detection while the body streams by (an
 // IpMatcher over the first kRelayTestBodyBytes, nothing kept), and, for a
@@ -33,8 +37,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <vector>
 
 #include "core/address.hpp"
@@ -90,6 +92,9 @@ struct SessionConfig {
   EarlyTalkPolicy early;
   const SpamtrapList* spamtraps = nullptr;  // null or empty: no traps
   RelayHooks* relay = nullptr;              // relay mode: null = never forward
+  // The driver can run TLS on this listener: STARTTLS is offered where the
+  // persona offers it (replies->offers_starttls()).
+  bool tls = false;
 };
 
 struct Peer {
@@ -125,6 +130,21 @@ class Session {
   void on_shutdown(std::string& out);
   // The peer closed (EOF) or the socket failed.
   void on_peer_gone(bool reset);
+  // STARTTLS (RFC 3207). After a 220 to STARTTLS, tls_requested() is true:
+  // the driver writes `out`, then runs the handshake and calls
+  // on_tls_started() or on_tls_failed(). Bytes that came after STARTTLS in
+  // the same read were dropped unread (plaintext injection,
+  // CVE-2011-0411), and on_bytes() ignores input until the handshake ends.
+  bool tls_requested() const { return tls_start_; }
+  // The handshake is done: back to the state after the greeting (HELO
+  // forgotten, no transaction), EHLO no longer offers STARTTLS.
+  void on_tls_started(core::TimePoint now);
+  // The handshake failed or timed out: the session ends (tls_failed).
+  void on_tls_failed();
+  bool tls_active() const { return tls_active_; }
+  // Bytes dropped after a STARTTLS line (0 for a well-behaved client;
+  // saturates at 2^32 - 1).
+  std::uint32_t tls_discarded() const { return tls_discarded_; }
   // Bytes actually written to the peer.
   void add_bytes_out(std::uint64_t n) { bytes_out_ += n; }
 
@@ -161,6 +181,7 @@ class Session {
   void cmd_data(std::string_view args, std::string& out);
   void cmd_bdat(std::string_view args, std::string& out);
   void cmd_etrn(std::string_view args, std::string& out);
+  void cmd_starttls(std::string_view args, std::string& out);
   void finish_chunk(std::string& out);
   void cmd_vrfy(std::string_view args, std::string& out);
   void end_message(std::string& out);
@@ -290,6 +311,14 @@ class Session {
   core::BodyDigest* body_sink_;  // digest_, or the relay tee
   std::string trap_rcpt_;        // the first trapped recipient (allocated on a hit only)
   bool trap_hit_ = false;
+  bool tls_start_ = false;   // 220 to STARTTLS sent: the handshake is due
+  bool tls_active_ = false;  // the handshake completed
+  // 32 bits: with the two flags it fits the padding after trap_hit_, so a
+  // plain session is no larger than before TLS.
+  std::uint32_t tls_discarded_ = 0;
+  void discard(std::size_t n) {
+    tls_discarded_ = n >= 0xFFFFFFFFu - tls_discarded_ ? 0xFFFFFFFFu : tls_discarded_ + static_cast<std::uint32_t>(n);
+  }
 };
 
 }  // namespace spamsink::session

@@ -90,6 +90,11 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(ReplyId::kCount)
   set(ReplyId::kHelp, "help");
   set(ReplyId::kLineTooLong, "line_too_long");
   set(ReplyId::kTooManyUnknown, "too_many_unknown");
+  set(ReplyId::kStarttlsReady, "starttls_ready");
+  set(ReplyId::kStarttlsSyntax, "starttls_syntax");
+  set(ReplyId::kStarttlsActive, "starttls_active");
+  set(ReplyId::kEhloStarttls, "");  // built from [ehlo]
+  set(ReplyId::kEhloAfterTls, "");  // built from [ehlo]
   return k;
 }();
 

@@ -115,23 +115,32 @@ ReplyTable ReplyTable::from_persona(const Persona& p, std::string_view hostname,
   const std::string size = std::to_string(size_limit);
   for (std::size_t i = 0; i < t.texts_.size(); ++i) {
     const auto id = static_cast<ReplyId>(i);
-    if (id == ReplyId::kEhlo) continue;
+    if (id == ReplyId::kEhlo || id == ReplyId::kEhloStarttls || id == ReplyId::kEhloAfterTls) continue;
     std::string text;
     render_static(crlf_lines(p.texts[i]), hostname, size, text);
     t.set(id, std::move(text));
   }
   // EHLO: the greeting line, then the keywords, each "250-" but the last.
-  const std::vector<std::string>& keywords = tls_available && p.starttls ? p.ehlo_keywords_tls : p.ehlo_keywords;
-  std::string ehlo = "250";
-  ehlo += keywords.empty() ? " " : "-";
-  ehlo += p.ehlo_greeting + "\r\n";
-  for (std::size_t i = 0; i < keywords.size(); ++i) {
-    ehlo += i + 1 == keywords.size() ? "250 " : "250-";
-    ehlo += keywords[i] + "\r\n";
-  }
-  std::string text;
-  render_static(ehlo, hostname, size, text);
-  t.set(ReplyId::kEhlo, std::move(text));
+  auto ehlo_text = [&](const std::vector<std::string>& keywords) {
+    std::string ehlo = "250";
+    ehlo += keywords.empty() ? " " : "-";
+    ehlo += p.ehlo_greeting + "\r\n";
+    for (std::size_t i = 0; i < keywords.size(); ++i) {
+      ehlo += i + 1 == keywords.size() ? "250 " : "250-";
+      ehlo += keywords[i] + "\r\n";
+    }
+    std::string text;
+    render_static(ehlo, hostname, size, text);
+    return text;
+  };
+  t.starttls_ = p.starttls;
+  const std::vector<std::string>& offered = p.starttls ? p.ehlo_keywords_tls : p.ehlo_keywords;
+  std::vector<std::string> after_tls;  // RFC 3207: STARTTLS is not offered inside TLS
+  for (const auto& k : offered)
+    if (k != "STARTTLS") after_tls.push_back(k);
+  t.set(ReplyId::kEhlo, ehlo_text(tls_available ? offered : p.ehlo_keywords));
+  t.set(ReplyId::kEhloStarttls, ehlo_text(offered));
+  t.set(ReplyId::kEhloAfterTls, ehlo_text(after_tls));
   return t;
 }
 

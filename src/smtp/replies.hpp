@@ -92,6 +92,11 @@ enum class ReplyId : std::uint8_t {
   kHelp,             // HELP, when the persona answers it
   kLineTooLong,      // an over-long line, when the persona replies to it
   kTooManyUnknown,   // the unknown command past unknown_command_limit
+  kStarttlsReady,    // 220 after STARTTLS: the handshake follows
+  kStarttlsSyntax,   // STARTTLS with arguments
+  kStarttlsActive,   // STARTTLS again, inside TLS
+  kEhloStarttls,     // EHLO with STARTTLS offered (the persona's keywords_tls)
+  kEhloAfterTls,     // EHLO inside TLS: keywords_tls without STARTTLS
   kCount
 };
 
@@ -138,8 +143,10 @@ class ReplyTable {
 
   // `persona` rendered for `hostname`, with `size_limit` in EHLO;
   // `unix_time` is the date in get() of a dynamic text. `tls_available`:
-  // EHLO lists the persona's keywords_tls (STARTTLS among them) when the
-  // persona offers STARTTLS; today's callers pass false (no TLS yet).
+  // kEhlo lists the persona's keywords_tls (STARTTLS among them) when the
+  // persona offers STARTTLS. Whatever it is, kEhloStarttls and
+  // kEhloAfterTls are always rendered (for a persona without STARTTLS
+  // both equal the plain list), and the session picks one of the three.
   static ReplyTable from_persona(const Persona& persona, std::string_view hostname, std::uint64_t size_limit,
                                  std::int64_t unix_time = 0, bool tls_available = false);
   // The embedded `postfix` persona (stock Postfix 3.7).
@@ -152,6 +159,8 @@ class ReplyTable {
   std::string_view hostname() const { return hostname_; }
   std::string_view persona_name() const { return name_; }
   const PersonaBehaviour& behaviour() const { return behaviour_; }
+  // The persona offers STARTTLS (when the server has TLS configured).
+  bool offers_starttls() const { return starttls_; }
   // H: upper-case hex, h: lower-case hex, D: digit, b: base 62; else literal.
   std::string_view queue_id_format() const { return queue_id_format_; }
 
@@ -177,6 +186,7 @@ class ReplyTable {
   std::string name_;
   std::string queue_id_format_ = "HHHHHHHHHHH";
   PersonaBehaviour behaviour_;
+  bool starttls_ = false;
   std::int64_t unix_time_ = 0;
 };
 

@@ -88,6 +88,10 @@ TEST(Config, BadValuesNameTheKeyAndExit2) {
       {{"--sink", "127.0.0.1"}, "address"},
       {{"--sink", "::1:25"}, "address"},
       {{"--sink", "127.0.0.1:70000"}, "address"},
+      {{"--tls", "maybe"}, "tls"},
+      {{"--tls-cert", "/nonexistent/cert.pem"}, "tls_cert is set but tls_key is not"},
+      {{"--tls-key", "/nonexistent/key.pem"}, "tls_key is set but tls_cert is not"},
+      {{"--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, "tls_cert: /nonexistent/c.pem: cannot read"},
   };
   for (const auto& c : cases) {
     auto r = parse(c.args);
@@ -95,6 +99,17 @@ TEST(Config, BadValuesNameTheKeyAndExit2) {
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.output.find(c.key), std::string::npos) << r.output;
   }
+}
+
+TEST(Config, TlsIsOnByDefaultWithoutFilesAndCanBeTurnedOff) {
+  auto r = parse({});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_TRUE(r.config->tls);
+  EXPECT_TRUE(r.config->tls_cert.empty());
+  EXPECT_EQ(r.config->tls_context, nullptr);  // the self-signed one is made by the app, not here
+  auto off = parse({"--tls", "no"});
+  ASSERT_TRUE(off.config) << off.output;
+  EXPECT_FALSE(off.config->tls);
 }
 
 TEST(Config, UnknownFlagIsUsageError) {

@@ -544,3 +544,50 @@ TEST(Stage, Names) {
 
 }  // namespace
 }  // namespace spamsink::loadgen
+
+namespace spamsink::loadgen {
+namespace {
+
+// --starttls: EHLO, STARTTLS, the driver's handshake, EHLO again, then the
+// message; a server without STARTTLS is a protocol failure.
+TEST_F(ClientSessionTest, StarttlsThenEhloAgainThenTheMessage) {
+  o_.starttls = true;
+  start();
+  const char* with_tls = "250-mx.example.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+  EXPECT_EQ(greet(with_tls), "STARTTLS\r\n");
+  EXPECT_EQ(cs_->state(), State::kStarttls);
+  EXPECT_FALSE(cs_->tls_requested());
+  EXPECT_EQ(say("220 2.0.0 Ready to start TLS\r\n"), "");
+  EXPECT_TRUE(cs_->tls_requested());
+  Output out;
+  cs_->on_tls_started(out);
+  EXPECT_EQ(out.head, kEhlo);
+  EXPECT_FALSE(cs_->tls_requested());
+  EXPECT_TRUE(cs_->tls_active());
+  EXPECT_EQ(say(kEhloPlain), kMail);  // inside TLS: no second STARTTLS
+  EXPECT_EQ(plain_transaction(1), kQuit);
+  EXPECT_EQ(say(kBye), "");
+  EXPECT_EQ(cs_->state(), State::kDone);
+  EXPECT_EQ(ev_.done, std::vector<bool>{true});
+}
+
+TEST_F(ClientSessionTest, StarttlsNotOfferedIsAProtocolFailure) {
+  o_.starttls = true;
+  start();
+  EXPECT_EQ(greet(kEhloAll), "");
+  EXPECT_TRUE(cs_->protocol_error());
+  EXPECT_EQ(cs_->state(), State::kFailed);
+}
+
+TEST_F(ClientSessionTest, StarttlsRefusedQuits) {
+  o_.starttls = true;
+  start();
+  EXPECT_EQ(greet("250-mx.example.test\r\n250 STARTTLS\r\n"), "STARTTLS\r\n");
+  EXPECT_EQ(say("454 4.7.0 TLS not available due to local problem\r\n"), kQuit);
+  EXPECT_FALSE(cs_->tls_requested());
+  ASSERT_EQ(ev_.errors.size(), 1u);
+  EXPECT_EQ(ev_.errors[0].first, 454);
+}
+
+}  // namespace
+}  // namespace spamsink::loadgen
