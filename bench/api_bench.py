@@ -57,7 +57,8 @@ class Daemon:
         self.log_path = os.path.join(tmp, "spamsink.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([binary, "--sink", "127.0.0.1:0", "--threads", "1", "--db", db,
-                                      "--api", "127.0.0.1:0", "--retain-days", "0", "--retain-sessions", "0"],
+                                      "--api", "127.0.0.1:0", "--retain-days", "0", "--retain-sessions", "0",
+                                      "--state-dir", os.path.join(tmp, "state")],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                                      start_new_session=True)
         deadline = time.monotonic() + 60

@@ -71,8 +71,9 @@ class Spamsink(Server):
     name = "spamsink"
     TOTALS = re.compile(rb"event=totals .*?\bmessages=(\d+)")
 
-    def __init__(self, tmp, binary, threads, extra=None, name=None):
+    def __init__(self, tmp, binary, threads, extra=None, name=None, listener_flag="--sink"):
         super().__init__(tmp)
+        self.listener_flag = listener_flag
         self.binary = binary
         self.threads = threads
         self.name = name or f"spamsink-t{threads}"
@@ -84,7 +85,7 @@ class Spamsink(Server):
 
     def start(self):
         self.log_path = os.path.join(self.tmp, f"{self.name}.log")
-        self.argv = [self.binary, "--sink", f"{HOST}:{self.port}", "--threads", str(self.threads)] + self.extra
+        self.argv = [self.binary, self.listener_flag, f"{HOST}:{self.port}", "--threads", str(self.threads)] + self.extra
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.log_file)

@@ -20,33 +20,20 @@ Exit status: 0 all runs verified; 1 otherwise.
 import argparse
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-from benchlib import HOST, SMTP_SOURCE, BenchError, build_dir, log, ratio, socket_fds, wait_until
+from benchlib import HOST, SMTP_SOURCE, BenchError, build_dir, log, ratio
 from macro import SCENARIOS, Spamsink, fmt, interleave, median
 
 
 class Variant(Spamsink):
     def __init__(self, tmp, binary, name, label, listener_flag, extra=()):
-        super().__init__(tmp, binary, 1)
-        self.name, self.label = name, label
-        self.listener_flag = listener_flag
-        self.extra = list(extra)
-
-    def start(self):
-        self.log_path = os.path.join(self.tmp, f"{self.name}.log")
-        self.argv = [self.binary, self.listener_flag, f"{HOST}:{self.port}", "--threads", "1"] + self.extra
-        self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.log_file)
-        if not wait_until(lambda: not self.alive() or self._new_lines(rb"event=started"), 10):
-            raise BenchError(f"{self.label} did not log event=started in 10 s; see {self.log_path}")
-        self.check_alive()
-        self.idle_sockets = socket_fds(self.pid)
+        # Its state (database, certificate) in the bench's temp dir, not var/.
+        super().__init__(tmp, binary, 1, extra=["--state-dir", os.path.join(tmp, name + "-state")] + list(extra),
+                         name=name, listener_flag=listener_flag)
+        self.label = label
 
 
 def main(argv=None):

@@ -67,7 +67,7 @@ trap cleanup EXIT
 
 # The cap leaves N under the 90% high-water mark, so no client is shed.
 "$BUILD/bin/spamsink" --tarpit 127.0.0.1:2902 --threads 1 --max-conns $((N * 100 / 90 + 1000)) \
-  --greet-delay 0 2> "$tmp/spamsink.log" &
+  --greet-delay 0 --state-dir "$tmp/state" --api 127.0.0.1:0 2> "$tmp/spamsink.log" &
 pids+=($!)
 measure spamsink "${pids[-1]}" 2902
 kill "${pids[-1]}"

@@ -1,5 +1,7 @@
 #include "http/json.hpp"
 
+#include "store/time_text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -71,17 +73,7 @@ void escape_json(std::string_view s, std::string& out) {
   }
 }
 
-std::string format_time(std::chrono::sys_seconds t) {
-  const auto days = std::chrono::floor<std::chrono::days>(t);
-  const std::chrono::year_month_day ymd{days};
-  const std::chrono::hh_mm_ss hms{t - days};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
+std::string format_time(std::chrono::sys_seconds t) { return store::format_rfc3339(t); }
 
 void JsonWriter::comma() {
   if (need_comma_) out_ += ',';

@@ -53,6 +53,16 @@ def require_binary():
     return BIN
 
 
+def tmpfile(test, name, text):
+    """Writes `text` to NAME in a fresh temp dir that `test` removes at cleanup; returns the path."""
+    d = tempfile.mkdtemp(prefix="spamsink-file-")
+    test.addCleanup(shutil.rmtree, d, True)
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 # ---------------------------------------------------------------- log lines
 
 _KV_TOKEN = re.compile(r'([a-z_0-9]+)=("(?:[^"\\]|\\.)*"|[^ "]*)')

@@ -13,14 +13,12 @@ key; --user nobody drops to uid/gid 65534 after binding.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import unittest
 
 from spamsink_harness import (QUEUED_RE, SLOW, Daemon, SmtpConn, normal_message, parse_kv,
-                              require_binary, smtplib_send, unescape_kv)
+                              require_binary, smtplib_send, tmpfile, unescape_kv)
 
 SESSION_KEYS = {"ts", "level", "event", "session", "listener", "mode", "ip", "port", "helo", "from", "rcpts",
                 "messages", "bytes", "bytes_in", "bytes_out", "errors", "duration_ms", "end"}
@@ -48,12 +46,7 @@ def helo_session(addr, helo, quit=True):
 class ConfigAndLogsTest(unittest.TestCase):
 
     def tmpfile(self, name, text):
-        d = tempfile.mkdtemp(prefix="spamsink-cfg-")
-        self.addCleanup(shutil.rmtree, d, True)
-        path = os.path.join(d, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+        return tmpfile(self, name, text)
 
     # ------------------------------------------------------------- logs
 

@@ -17,15 +17,13 @@ keeps the old list while a good one replaces it.
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
-from spamsink_harness import QUEUED_RE, SLOW, Daemon, SmtpConn, require_binary
+from spamsink_harness import QUEUED_RE, SLOW, Daemon, SmtpConn, require_binary, tmpfile
 
 SOURCES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 
@@ -62,12 +60,7 @@ class RelayTest(unittest.TestCase):
         return out
 
     def tmpfile(self, name, text):
-        d = tempfile.mkdtemp(prefix="spamsink-relay-")
-        self.addCleanup(shutil.rmtree, d, True)
-        path = os.path.join(d, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+        return tmpfile(self, name, text)
 
     # --------------------------------------------------------- relay facts
 
