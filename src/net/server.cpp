@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "net/conn_limits.hpp"
+#include "net/scratch_read.hpp"
 #include "net/sha256_digest.hpp"
 #include "session/session.hpp"
 
@@ -87,7 +88,7 @@ struct Conn {
        const session::Peer& peer, std::uint64_t id, core::TimePoint now, core::EventSink* sink);
 
   Worker& worker;
-  tcp::socket socket;
+  ScratchSocket socket;
   std::shared_ptr<const WorkerConfig> config;  // keeps session config alive
   core::IpAddress ip;
   Sha256Digest digest;
@@ -208,11 +209,15 @@ Conn::Conn(Worker& w, tcp::socket s, std::shared_ptr<const WorkerConfig> c, std:
               config->runtime->hash_bodies ? &digest : nullptr) {}
 
 // Writes `out` now if the socket takes it all; otherwise keeps the rest and
-// waits. Returns false when the connection failed.
-asio::awaitable<bool> send(Conn& c, std::string& out) {
+// waits. Returns false when the connection failed. `last`: the session
+// closes right after this reply, so it is sent with MSG_MORE and the kernel
+// holds it for close(), whose FIN then rides on the same segment (one
+// packet less each way per connection: 221 and FIN arrive together).
+asio::awaitable<bool> send(Conn& c, std::string& out, bool last = false) {
   std::size_t done = 0;
+  const int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (last ? MSG_MORE : 0);
   while (done < out.size()) {
-    ssize_t n = ::send(c.socket.native_handle(), out.data() + done, out.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n = ::send(c.socket.native_handle(), out.data() + done, out.size() - done, flags);
     if (n > 0) {
       done += static_cast<std::size_t>(n);
       continue;
@@ -463,8 +468,18 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
     c.session.start(w.out, static_cast<std::int64_t>(std::time(nullptr)));
     alive = co_await send(c, w.out);
   }
+  // After a read that filled the scratch buffer more may be waiting with no
+  // new edge to come: then wait with async_wait, which re-arms epoll.
+  bool full = false;
   while (alive && !c.session.closing()) {
-    auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
+    asio::error_code ec;
+    std::size_t got = 0;
+    bool read_self = full;
+    if (full) {
+      std::tie(ec) = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
+    } else {
+      std::tie(ec, got, read_self) = co_await c.socket.async_read_scratch(w.scratch.data(), w.scratch.size(), kTuple);
+    }
     const core::TimePoint now = core::SteadyClock::now();
     w.out.clear();
     if (ec) {
@@ -478,19 +493,29 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
         break;
       }
     } else {
-      ssize_t n = ::recv(c.socket.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
-        c.session.on_peer_gone(true);
-        break;
+      if (read_self) {
+        const ssize_t n = ::recv(c.socket.native_handle(), w.scratch.data(), w.scratch.size(), MSG_DONTWAIT);
+        if (n < 0) {
+          if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            full = false;
+            continue;
+          }
+          c.session.on_peer_gone(true);
+          break;
+        }
+        got = static_cast<std::size_t>(n);
       }
-      if (n == 0) {
+      if (got == 0) {
         c.session.on_peer_gone(false);
         break;
       }
-      c.session.on_bytes(std::string_view(w.scratch.data(), static_cast<std::size_t>(n)), now, w.out);
+      full = ScratchSocket::full_read(got, w.scratch.size());
+      c.session.on_bytes(std::string_view(w.scratch.data(), got), now, w.out);
     }
-    if (!w.out.empty() && !co_await send(c, w.out)) {
+    // After QUIT a client sends nothing more; on other closes unread input
+    // would turn close() into a reset that drops a held reply.
+    const bool last = c.session.closing() && c.session.end_reason() == core::EndReason::kQuit;
+    if (!w.out.empty() && !co_await send(c, w.out, last)) {
       c.session.on_peer_gone(true);
       break;
     }

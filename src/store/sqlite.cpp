@@ -2,7 +2,19 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
+
 namespace spamsink::store {
+
+namespace {
+// SQLite's memory statistics take a global mutex on every allocation; the
+// store never reads them. Must run before SQLite initialises (the first
+// open); if something initialised it earlier the call fails harmlessly.
+void configure_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+}  // namespace
 
 bool DbError::corrupt() const {
   const int primary = code & 0xff;
@@ -10,6 +22,7 @@ bool DbError::corrupt() const {
 }
 
 Db::Db(const std::string& path, Mode mode) {
+  configure_once();
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (mode == Mode::kCreate) flags |= SQLITE_OPEN_CREATE;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);

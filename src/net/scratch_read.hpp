@@ -1,0 +1,135 @@
+// net/scratch_read: a plain session's read, with no system call to arm it.
+//
+// Asio 1.22 offers two ways to wait for a command, and each costs one
+// system call per command on top of the recv: async_read_some first tries a
+// speculative recv (EAGAIN, because the client is still waiting for our
+// reply), and async_wait re-arms the descriptor with epoll_ctl(MOD). The
+// first also needs a buffer per connection, which DESIGN.md §4 forbids.
+//
+// ScratchSocket::async_read_scratch queues a reactor operation of our own
+// on the socket's existing edge-triggered registration. It costs nothing
+// to arm; when epoll reports data, the reactor calls recv into the worker's
+// scratch buffer and then, before it performs any other descriptor's
+// operation, hands the bytes to the completion (descriptor_state::
+// do_complete completes the first finished operation inline). The
+// operation always reports the socket as drained (done_and_exhausted), so
+// the next read is queued, not tried. That is true after a short read; after
+// a read that filled the buffer the caller must not rely on a new edge and
+// waits with async_wait instead (see full_read()).
+//
+// A speculative start (the reactor tries the operation inside start_op when
+// epoll reported data while no read was queued) would complete later, after
+// other handlers that may reuse the scratch buffer, so the operation does
+// not read then: it completes with `ready` set and the caller recv()s
+// itself. Cancellation (socket.cancel(), close()) completes it with
+// operation_aborted, exactly like Asio's own operations.
+//
+// This uses Asio's detail namespace (reactor_op, the reactor's start_op and
+// the socket's implementation), pinned to the Debian 12 version, 1.22
+// (DESIGN.md §7). tests/net/test_scratch_read.cpp checks the contract, and
+// every integration test runs through it.
+#pragma once
+
+#include <sys/socket.h>
+
+// The public headers first: the detail ones rely on what they declare.
+#include <asio/async_result.hpp>
+#include <asio/error.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/detail/reactor.hpp>
+#include <asio/detail/reactor_op.hpp>
+#include <cerrno>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+namespace spamsink::net {
+
+class ScratchSocket : public asio::ip::tcp::socket {
+ public:
+  explicit ScratchSocket(asio::ip::tcp::socket&& s) : asio::ip::tcp::socket(std::move(s)) {
+    // An accepted socket is registered as "possibly duplicated", so that
+    // close() removes it from epoll first (EPOLL_CTL_DEL). This descriptor
+    // has no duplicate: closing it removes it from the epoll set by itself.
+    impl_.get_implementation().state_ &= ~asio::detail::socket_ops::possible_dup;
+  }
+
+  // Completes with (error, bytes, ready): bytes were read into buf[0..cap);
+  // or, with ready set and no bytes, data may be waiting and the caller
+  // reads it itself; or an error (operation_aborted when cancelled). Zero
+  // bytes with no error and ready unset is the peer's FIN.
+  template <typename Token>
+  auto async_read_scratch(char* buf, std::size_t cap, Token&& token) {
+    return asio::async_initiate<Token, void(asio::error_code, std::size_t, bool)>(
+        [this, buf, cap](auto handler) {
+          using Op = ReadOp<std::decay_t<decltype(handler)>>;
+          auto* op = new Op(native_handle(), buf, cap, std::move(handler));
+          auto& reactor = asio::use_service<asio::detail::reactor>(
+              asio::query(get_executor(), asio::execution::context));
+          reactor.start_op(asio::detail::reactor::read_op, native_handle(), impl_.get_implementation().reactor_data_,
+                           op, false, true);
+          // start_op either queued it or finished it (and posted its
+          // completion): it is still alive here in both cases.
+          op->starting = false;
+        },
+        token);
+  }
+
+  // True when a read returned as much as was asked: more may be queued in
+  // the kernel with no new edge to come.
+  static constexpr bool full_read(std::size_t n, std::size_t cap) { return n == cap; }
+
+ private:
+  template <typename Handler>
+  class ReadOp : public asio::detail::reactor_op {
+   public:
+    ReadOp(int fd, char* buf, std::size_t cap, Handler&& h)
+        : reactor_op(asio::error_code(), &ReadOp::do_perform, &ReadOp::do_complete),
+          fd_(fd),
+          buf_(buf),
+          cap_(cap),
+          handler_(std::move(h)) {}
+
+    bool starting = true;
+
+   private:
+    static status do_perform(reactor_op* base) {
+      auto* o = static_cast<ReadOp*>(base);
+      if (o->starting) {
+        o->ready_ = true;
+        return done_and_exhausted;
+      }
+      for (;;) {
+        const ssize_t n = ::recv(o->fd_, o->buf_, o->cap_, MSG_DONTWAIT);
+        if (n >= 0) {
+          o->bytes_transferred_ = static_cast<std::size_t>(n);
+          return done_and_exhausted;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
+        o->ec_ = asio::error_code(errno, asio::error::get_system_category());
+        return done_and_exhausted;
+      }
+    }
+
+    static void do_complete(void* owner, asio::detail::operation* base, const asio::error_code&, std::size_t) {
+      auto* o = static_cast<ReadOp*>(base);
+      Handler h(std::move(o->handler_));
+      const asio::error_code ec = o->ec_;
+      const std::size_t n = o->bytes_transferred_;
+      const bool ready = o->ready_;
+      delete o;
+      // No owner: the io_context is being destroyed; drop the handler.
+      if (owner) std::move(h)(ec, n, ready);
+    }
+
+    int fd_;
+    char* buf_;
+    std::size_t cap_;
+    bool ready_ = false;
+    Handler handler_;
+  };
+};
+
+}  // namespace spamsink::net
