@@ -36,6 +36,7 @@ std::shared_ptr<net::RuntimeConfig> runtime_of(const Config& c) {
                                                static_cast<std::int64_t>(std::time(nullptr)));
   rc->hash_bodies = c.hash_bodies;
   rc->shutdown_grace = c.shutdown_grace;
+  rc->batch_wait = c.batch_wait;
   auto relay = std::make_shared<net::RelaySettings>(c.relay);
   relay->helo = c.hostname;
   rc->relay = std::move(relay);

@@ -224,6 +224,16 @@ const std::vector<Key>& global_keys() {
                    c.shutdown_grace = *d;
                    return {};
                  }});
+    k.push_back({"batch_wait", "DURATION",
+                 "after a burst, a worker that finds nothing ready waits this long before polling again, so that "
+                 "clients' next commands are served together (fewer wake-ups for it and for them); at most 1ms, "
+                 "0 = off (default 50us)",
+                 [](Config& c, std::string_view v) -> std::string {
+                   auto d = core::parse_duration(v);
+                   if (!d || *d > core::Millis{1}) return bad("batch_wait", v, "a duration from 0 to 1ms, e.g. 50us");
+                   c.batch_wait = *d;
+                   return {};
+                 }});
     k.push_back({"body_hash", "KIND", "digest kept per message: sha256 or none (default sha256)",
                  choice<bool>("body_hash", {{"sha256", true}, {"none", false}}, [](Config& c) -> bool& { return c.hash_bodies; })});
     k.push_back({"log_format", "FORMAT", "kv (key=value) or json (default kv)",
@@ -922,6 +932,7 @@ std::string describe(const Config& c) {
   os << "max_conns = " << c.limits.max_connections << "\n";
   os << "max_conns_per_ip = " << c.limits.max_connections_per_ip << "\n";
   os << "shutdown_grace = \"" << core::format_duration(c.shutdown_grace) << "\"\n";
+  os << "batch_wait = \"" << core::format_duration(c.batch_wait) << "\"\n";
   os << "body_hash = \"" << (c.hash_bodies ? "sha256" : "none") << "\"\n";
   os << "log_format = \"" << (c.log_format == core::LogFormat::kJson ? "json" : "kv") << "\"\n";
   os << "log_target = \"" << c.log_target << "\"\n";

@@ -33,23 +33,25 @@ std::optional<Duration> parse_duration(std::string_view text) {
   std::string_view s = trim(text);
   auto n = leading_number(s);
   if (!n) return std::nullopt;
-  std::uint64_t ms_per_unit;
+  std::uint64_t us_per_unit;
   if (s.empty() || s == "s")
-    ms_per_unit = 1000;
+    us_per_unit = 1'000'000;
   else if (s == "ms")
-    ms_per_unit = 1;
+    us_per_unit = 1000;
+  else if (s == "us")
+    us_per_unit = 1;
   else if (s == "m")
-    ms_per_unit = 60'000;
+    us_per_unit = 60'000'000;
   else if (s == "h")
-    ms_per_unit = 3'600'000;
+    us_per_unit = 3'600'000'000;
   else if (s == "d")
-    ms_per_unit = 86'400'000;
+    us_per_unit = 86'400'000'000;
   else
     return std::nullopt;
-  auto ms = mul(*n, ms_per_unit);
+  auto us = mul(*n, us_per_unit);
   // Keep far away from the steady_clock's range so deadlines never overflow.
-  if (!ms || *ms > 100ull * 365 * 86'400'000) return std::nullopt;
-  return std::chrono::duration_cast<Duration>(Millis{static_cast<std::int64_t>(*ms)});
+  if (!us || *us > 100ull * 365 * 86'400'000'000) return std::nullopt;
+  return std::chrono::duration_cast<Duration>(std::chrono::microseconds{static_cast<std::int64_t>(*us)});
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
@@ -72,7 +74,9 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
 }
 
 std::string format_duration(Duration d) {
-  auto ms = std::chrono::duration_cast<Millis>(d).count();
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  if (us % 1000 != 0) return std::to_string(us) + "us";
+  auto ms = us / 1000;
   if (ms % 3'600'000 == 0 && ms != 0) return std::to_string(ms / 3'600'000) + "h";
   if (ms % 60'000 == 0 && ms != 0) return std::to_string(ms / 60'000) + "m";
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";

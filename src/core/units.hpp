@@ -1,6 +1,6 @@
 // core/units: parsing of durations and sizes as config spells them.
 //
-// Durations: "500ms", "20s", "5m", "1h", "2d"; a bare number is seconds.
+// Durations: "100us", "500ms", "20s", "5m", "1h", "2d"; a bare number is seconds.
 // Sizes: "2048", "10K", "10M", "1G" (binary: K = 1024); optional "B".
 // Invariants: results never overflow; bad text yields std::nullopt.
 #pragma once

@@ -67,6 +67,9 @@ struct RuntimeConfig {
   smtp::ReplyTable replies = smtp::ReplyTable::postfix("localhost", 10240000);
   bool hash_bodies = true;
   core::Duration shutdown_grace = core::Seconds{10};
+  // After a burst, an idle worker waits this long before it polls again
+  // instead of blocking (net/batch_wait.hpp); 0 = off.
+  core::Duration batch_wait{0};
   // Relay listeners: forwarding bounds and the smarthost (never null).
   std::shared_ptr<const RelaySettings> relay = std::make_shared<RelaySettings>();
   // Sink and relay listeners: null = no spamtraps.

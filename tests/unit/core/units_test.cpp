@@ -22,6 +22,8 @@ TEST(ParseDuration, EveryUnit) {
   EXPECT_EQ(parse_duration("2d"), Duration{seconds{2 * 86400}});
   EXPECT_EQ(parse_duration("0ms"), Duration{0});
   EXPECT_EQ(parse_duration("1ms"), Duration{milliseconds{1}});
+  EXPECT_EQ(parse_duration("100us"), Duration{std::chrono::microseconds{100}});
+  EXPECT_EQ(parse_duration("2000us"), Duration{milliseconds{2}});
 }
 
 TEST(ParseDuration, BareNumberIsSeconds) {
@@ -105,10 +107,13 @@ TEST(FormatDuration, PicksTheLargestExactUnit) {
   EXPECT_EQ(format_duration(seconds{5400}), "90m");
   EXPECT_EQ(format_duration(seconds{2 * 86400}), "48h");
   EXPECT_EQ(format_duration(Duration{0}), "0s");
+  EXPECT_EQ(format_duration(std::chrono::microseconds{50}), "50us");
+  EXPECT_EQ(format_duration(std::chrono::microseconds{1500}), "1500us");
 }
 
 TEST(FormatDuration, OutputParsesBack) {
-  for (const Duration d : {Duration{0}, Duration{milliseconds{1}}, Duration{milliseconds{999}},
+  for (const Duration d : {Duration{0}, Duration{std::chrono::microseconds{1}}, Duration{std::chrono::microseconds{999}},
+                           Duration{milliseconds{1}}, Duration{milliseconds{999}},
                            Duration{milliseconds{1001}}, Duration{seconds{1}}, Duration{seconds{59}},
                            Duration{seconds{61}}, Duration{seconds{300}}, Duration{seconds{3600}},
                            Duration{seconds{86400}}, Duration{seconds{36500LL * 86400}}}) {

@@ -1,0 +1,71 @@
+// net/batch_wait: when a worker that has just been busy finds nothing
+// ready, it waits `batch_wait` before it polls again, instead of blocking in
+// epoll_wait. Pure: the worker loop feeds it what each poll ran.
+//
+// Why: on a busy sink most wake-ups serve one or two events. Each one costs
+// the worker a sleep and a wake, and costs the client more: a send to a
+// worker that sleeps in epoll_wait must wake it (on a VM, an inter-processor
+// interrupt and an exit). While the worker waits on its own timer, clients'
+// sends only queue data, and the next poll serves everything that arrived
+// in one pass. Measured with smtp-source -s 20 (bench/macro.py): server CPU
+// per message about 5% lower, the client's about 10% lower, messages/s up.
+//
+// The wait only follows a burst (at least kMinBurst handlers since the last
+// block or wait), so a lone client is never delayed, and a wait that
+// gathers less than kMinBurst handlers turns waiting off for the next
+// kBackoff blocks: with few clients that each wait for our reply, a wait
+// would only add latency. An idle worker always blocks, so idle costs
+// nothing. batch_wait = 0 turns it off.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace spamsink::net {
+
+class BatchWait {
+ public:
+  // Handlers in a burst that earns a wait, and that a wait must gather.
+  static constexpr std::size_t kMinBurst = 12;
+  // Blocks without waiting after a wait gathered too little.
+  static constexpr std::uint32_t kBackoff = 64;
+
+  enum class Next { kPoll, kWait, kBlock };
+
+  explicit BatchWait(bool enabled) : enabled_(enabled) {}
+  void set_enabled(bool on) { enabled_ = on; }
+
+  // After a poll that ran `ran` handlers: poll again, wait, or block.
+  Next after_poll(std::size_t ran) {
+    if (ran > 0) {
+      burst_ += ran;
+      return Next::kPoll;
+    }
+    // What a wait gathered is the next burst: enough earns another wait.
+    if (waited_ && burst_ < kMinBurst) backoff_ = kBackoff;
+    waited_ = false;
+    if (enabled_ && backoff_ == 0 && burst_ >= kMinBurst) {
+      burst_ = 0;
+      waited_ = true;
+      ++waits_;
+      return Next::kWait;
+    }
+    if (backoff_ > 0) --backoff_;
+    burst_ = 0;
+    return Next::kBlock;
+  }
+
+  // A blocking wait returned after running one handler.
+  void after_block() { burst_ = 1; }
+
+  std::uint64_t waits() const { return waits_; }
+
+ private:
+  bool enabled_;
+  bool waited_ = false;
+  std::size_t burst_ = 0;
+  std::uint32_t backoff_ = 0;
+  std::uint64_t waits_ = 0;
+};
+
+}  // namespace spamsink::net
