@@ -26,6 +26,9 @@
 #include <mutex>
 #include <thread>
 
+#include "aio/event_loop.hpp"
+#include "aio/read_op.hpp"
+
 namespace spamsink::loadgen {
 
 namespace {
@@ -74,6 +77,8 @@ struct Watch {
   tcp::socket* sock = nullptr;
   Clock::time_point deadline = Clock::time_point::max();
   bool fired = false;
+  bool reading = false;  // an arm-free read is queued (the sweep checks it)
+  bool kicked = false;   // the sweep cancelled it: read yourself
   Watch* prev = nullptr;
   Watch* next = nullptr;
 };
@@ -81,6 +86,8 @@ struct Watch {
 struct Worker {
   // Nothing is ever posted to a worker from another thread: no locks at all.
   asio::io_context ctx{ASIO_CONCURRENCY_HINT_UNSAFE};
+  aio::EdgeSweep sweep;       // the watchdog's check for missed edges
+  std::vector<Watch*> swept;  // ... and whose sockets it checked
   Stats stats;
   std::atomic<std::uint64_t> ok{0}, failed{0};  // for the progress line
   std::array<char, kScratch> scratch;
@@ -109,13 +116,25 @@ asio::awaitable<void> watchdog(Worker& w) {
     w.dog.expires_after(kWatchdog);
     co_await w.dog.async_wait(kTuple);
     const auto now = Clock::now();
+    w.sweep.clear();
+    w.swept.clear();
     for (Watch* x = w.watches; x != nullptr; x = x->next) {
       if (!x->fired && now >= x->deadline) {
         x->fired = true;
         asio::error_code ignored;
         x->sock->cancel(ignored);
+      } else if (x->reading && !x->kicked) {
+        w.sweep.add(x->sock->native_handle());
+        w.swept.push_back(x);
       }
     }
+    // A FIN or reset that came with a read's last bytes gives no new edge
+    // (aio/read_op.hpp): let those senders read for themselves.
+    w.sweep.for_each_ready([&w](std::size_t i) {
+      w.swept[i]->kicked = true;
+      asio::error_code ignored;
+      w.swept[i]->sock->cancel(ignored);
+    });
   }
   w.dog_running = false;
 }
@@ -364,7 +383,7 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
       co_await pace->async_wait(kTuple);
     }
     const auto t0 = Clock::now();
-    tcp::socket sock(w.ctx);
+    aio::ScratchSocket sock(w.ctx);
     Watch watch;
     watch.sock = &sock;
     watch_start(w, watch);
@@ -393,12 +412,28 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
     while (!cs.finished()) {
       watch.fired = false;
       watch.deadline = Clock::now() + secs(sh.o.timeout);
-      // A read into the sender's own buffer, not wait-then-read: Asio then
-      // reads when epoll reports data and, after a short read, queues the
-      // next read without an epoll_ctl or a speculative recv (a client may
-      // spend the memory a server saves).
-      auto [rec, got] = co_await sock.async_read_some(asio::buffer(*rbuf), kTuple);
-      if (rec == asio::error::eof) {
+      // A read into the sender's own buffer, queued on the reactor: it
+      // costs no system call to arm (aio/read_op.hpp). The watchdog's sweep
+      // cancels it when a FIN or reset came with the last bytes.
+      watch.reading = true;
+      auto [rec, got, ready] = co_await sock.async_read_scratch(rbuf->data(), rbuf->size(), kTuple, true);
+      watch.reading = false;
+      if (watch.kicked) {
+        watch.kicked = false;
+        if (rec == asio::error::operation_aborted && !watch.fired) {
+          const ssize_t n = ::recv(sock.native_handle(), rbuf->data(), rbuf->size(), MSG_DONTWAIT);
+          if (n >= 0) {
+            rec.clear();
+            got = static_cast<std::size_t>(n);
+          } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            continue;
+          } else {
+            rec = asio::error_code(errno, asio::error::get_system_category());
+          }
+        }
+      }
+      (void)ready;  // an own buffer is read at once, never left `ready`
+      if (!rec && got == 0) {
         cs.on_closed();
         if (cs.state() == ClientSession::State::kFailed) failed = FailKind::kClosed;
         break;
@@ -677,8 +712,10 @@ RunResult run(const Options& o, const std::function<void(std::uint64_t, std::uin
   std::atomic<unsigned> running{nthreads};
   for (auto& wp : workers) {
     Worker* w = wp.get();
-    threads.emplace_back([w, &running] {
-      w->ctx.run();
+    threads.emplace_back([w, &running, wait = o.batch_wait] {
+      // run(), but after a burst of replies the thread may wait instead
+      // of sleeping in epoll_wait (aio/batch_wait.hpp).
+      aio::run_batched(w->ctx, [wait] { return wait; });
       running.fetch_sub(1);
     });
   }

@@ -4,6 +4,7 @@
 // plus ours (long options). A bad option prints the usage and exits 2.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,6 +38,7 @@ struct Options {
   int mss = 0;
   bool early_talk = false;
   double timeout = 30;                  // seconds: connect, each reply
+  std::chrono::nanoseconds batch_wait{50'000};  // --batch-wait (aio/batch_wait.hpp), 0 = off
   int progress = -1;                    // -1 = when stdout is a TTY
 };
 

@@ -2,9 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -30,9 +28,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include "net/batch_wait.hpp"
+#include "aio/event_loop.hpp"
+#include "aio/read_op.hpp"
 #include "net/conn_limits.hpp"
-#include "net/scratch_read.hpp"
 #include "net/sha256_digest.hpp"
 #include "session/session.hpp"
 
@@ -91,7 +89,7 @@ struct Conn {
        const session::Peer& peer, std::uint64_t id, core::TimePoint now, core::EventSink* sink);
 
   Worker& worker;
-  ScratchSocket socket;
+  aio::ScratchSocket socket;
   std::shared_ptr<const WorkerConfig> config;  // keeps session config alive
   core::IpAddress ip;
   Sha256Digest digest;
@@ -101,6 +99,8 @@ struct Conn {
   Conn* next = nullptr;
   bool timed_out = false;
   bool stopping = false;
+  bool reading = false;  // an arm-free read is queued (the sweep checks it)
+  bool kicked = false;   // the sweep cancelled that read: read yourself
 };
 
 struct Parked {
@@ -161,6 +161,8 @@ struct Worker {
   std::string out;  // replies of the read being processed
   Conn* live = nullptr;
   std::uint32_t live_count = 0;
+  aio::EdgeSweep sweep;       // the tick's check for missed edges
+  std::vector<Conn*> swept;   // ... and whose sockets it checked
   std::deque<Parked> parked;  // accepted past the cap, waiting for a slot
   std::unique_ptr<TarpitEngine> tarpit;  // created with the first tarpit listener
   RelayForwarder relay;                  // relay listeners' smarthost client
@@ -481,7 +483,16 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
     if (full) {
       std::tie(ec) = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
     } else {
+      c.reading = true;
       std::tie(ec, got, read_self) = co_await c.socket.async_read_scratch(w.scratch.data(), w.scratch.size(), kTuple);
+      c.reading = false;
+      if (c.kicked) {
+        c.kicked = false;
+        if (ec == asio::error::operation_aborted && !c.timed_out && !c.stopping) {
+          ec.clear();
+          read_self = true;
+        }
+      }
     }
     const core::TimePoint now = core::SteadyClock::now();
     w.out.clear();
@@ -512,7 +523,7 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
         c.session.on_peer_gone(false);
         break;
       }
-      full = ScratchSocket::full_read(got, w.scratch.size());
+      full = aio::ScratchSocket::full_read(got, w.scratch.size());
       c.session.on_bytes(std::string_view(w.scratch.data(), got), now, w.out);
     }
     // After QUIT a client sends nothing more; on other closes unread input
@@ -617,37 +628,6 @@ void unpark(Worker& w) {
   }
 }
 
-// The worker's event loop: Asio's run(), except that after a burst the
-// worker may wait `batch_wait` on its own timer instead of sleeping in
-// epoll_wait (net/batch_wait.hpp says when). Returns when the context runs
-// out of work (shutdown), as run() does.
-void run_worker(Worker& w) {
-  // The wait is tens of microseconds: the default timer slack (50 us)
-  // would double it.
-  (void)::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
-  BatchWait policy(false);
-  for (;;) {
-    const core::Duration wait = w.config->runtime->batch_wait;  // follows reloads
-    policy.set_enabled(wait > core::Duration::zero());
-    w.ctx.restart();
-    switch (policy.after_poll(w.ctx.poll())) {
-      case BatchWait::Next::kPoll:
-        break;
-      case BatchWait::Next::kWait: {
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
-        const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-        ::nanosleep(&ts, nullptr);
-        break;
-      }
-      case BatchWait::Next::kBlock:
-        w.ctx.restart();
-        if (w.ctx.run_one() == 0) return;
-        policy.after_block();
-        break;
-    }
-  }
-}
-
 asio::awaitable<void> accept_loop(Worker& w, std::size_t li) {
   tcp::acceptor& acc = *w.acceptors[li];
   bool logged_fd_pause = false;
@@ -695,13 +675,26 @@ asio::awaitable<void> tick_loop(Worker& w) {
     co_await w.tick_timer.async_wait(kTuple);
     if (w.sink) w.sink->tick();
     const auto now = core::SteadyClock::now();
+    w.sweep.clear();
+    w.swept.clear();
     for (Conn* c = w.live; c != nullptr; c = c->next) {
       if (!c->timed_out && !c->session.closing() && now >= c->session.deadline()) {
         c->timed_out = true;
         asio::error_code ignored;
         c->socket.cancel(ignored);
+      } else if (c->reading && !c->kicked) {
+        w.sweep.add(c->socket.native_handle());
+        w.swept.push_back(c);
       }
     }
+    // A FIN or reset that came with a read's last bytes gives no new edge
+    // (aio/read_op.hpp): find those sockets and let their coroutines read.
+    w.sweep.for_each_ready([&w](std::size_t i) {
+      Conn* c = w.swept[i];
+      c->kicked = true;
+      asio::error_code ignored;
+      c->socket.cancel(ignored);
+    });
   }
 }
 
@@ -814,7 +807,9 @@ void Server::start() {
     w.thread = std::thread([&w] {
       for (;;) {
         try {
-          run_worker(w);
+          // run(), but after a burst the worker may wait batch_wait
+          // instead of sleeping in epoll_wait (docs/architecture.md).
+          aio::run_batched(w.ctx, [&w] { return w.config->runtime->batch_wait; });
           break;
         } catch (const std::exception& e) {
           // An exception ends one session at most; the worker goes on.

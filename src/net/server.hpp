@@ -68,7 +68,7 @@ struct RuntimeConfig {
   bool hash_bodies = true;
   core::Duration shutdown_grace = core::Seconds{10};
   // After a burst, an idle worker waits this long before it polls again
-  // instead of blocking (net/batch_wait.hpp); 0 = off.
+  // instead of blocking (aio/batch_wait.hpp); 0 = off.
   core::Duration batch_wait{0};
   // Relay listeners: forwarding bounds and the smarthost (never null).
   std::shared_ptr<const RelaySettings> relay = std::make_shared<RelaySettings>();

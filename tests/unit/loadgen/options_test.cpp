@@ -124,6 +124,16 @@ TEST(Options, DurationUnits) {
   EXPECT_DOUBLE_EQ(ok({"--timeout", "250ms"}).timeout, 0.25);
 }
 
+TEST(Options, BatchWait) {
+  EXPECT_EQ(ok({}).batch_wait, std::chrono::microseconds{50});
+  EXPECT_EQ(ok({"--batch-wait", "0"}).batch_wait, std::chrono::nanoseconds{0});
+  EXPECT_EQ(ok({"--batch-wait", "200us"}).batch_wait, std::chrono::microseconds{200});
+  EXPECT_EQ(ok({"--batch-wait", "1ms"}).batch_wait, std::chrono::milliseconds{1});
+  expect_bad({"--batch-wait", "2ms"}, "--batch-wait");
+  expect_bad({"--batch-wait", "-1"}, "--batch-wait");
+  expect_bad({"--batch-wait", "fast"}, "--batch-wait");
+}
+
 TEST(Options, TotalDefaultsToSendersTimesPerConnection) {
   EXPECT_EQ(ok({"-s", "4", "-m", "5"}).total, 20u);
   EXPECT_EQ(ok({"-s", "4", "-m", "5", "-n", "7"}).total, 7u);

@@ -1,6 +1,6 @@
-// Tests for net/scratch_read: the read a plain session queues on Asio's
+// Tests for aio/read_op: the read a plain session queues on Asio's
 // reactor. Real loopback TCP pairs on one io_context, as in the server.
-#include "net/scratch_read.hpp"
+#include "aio/read_op.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace spamsink::net {
+namespace spamsink::aio {
 namespace {
 
 using asio::ip::tcp;
@@ -90,6 +90,27 @@ TEST(ScratchRead, FirstReadReportsReadyWithoutReading) {
   const ssize_t n = ::recv(p.server->native_handle(), mine.data(), mine.size(), MSG_DONTWAIT);
   ASSERT_EQ(n, 8);
   EXPECT_EQ(std::string(mine.data(), 8), "EHLO x\r\n");
+}
+
+// A socket whose buffer is its own (smtpsend's) may read at a speculative
+// start: the bytes come at once, not `ready`.
+TEST(ScratchRead, OwnBufferReadsAtOnce) {
+  asio::io_context ctx;
+  Pair p(ctx);
+  asio::write(p.client, asio::buffer(std::string("220 hello\r\n")));
+  std::vector<char> buf(64);
+  Result r;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto [ec, n, ready] = co_await p.server->async_read_scratch(buf.data(), buf.size(), kTuple, true);
+        r = Result{true, ec, n, ready, std::string(buf.data(), n)};
+      },
+      asio::detached);
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.bytes, "220 hello\r\n");
 }
 
 // After the socket was drained, the next read is queued, costs no system
@@ -187,6 +208,45 @@ TEST(ScratchRead, FullReadLeavesTheRest) {
   EXPECT_EQ(::recv(p.server->native_handle(), rest.data(), rest.size(), MSG_DONTWAIT), 24);
 }
 
+// Bytes and a FIN in one epoll event: the read takes the bytes and, having
+// reported the socket drained, the next read waits for an edge that never
+// comes. EdgeSweep finds exactly such sockets, and not idle ones.
+TEST(ScratchRead, EdgeSweepFindsAFinThatCameWithTheLastBytes) {
+  asio::io_context ctx;
+  Pair p(ctx);
+  Pair idle(ctx);
+  std::vector<char> buf(64);
+  Result first, warm;
+  start_read(ctx, *p.server, buf, first);
+  run_until(ctx, first);
+  start_read(ctx, *idle.server, buf, warm);
+  run_until(ctx, warm);
+  Result r;
+  start_read(ctx, *p.server, buf, r);
+  asio::write(p.client, asio::buffer(std::string("QUIT\r\n")));
+  p.client.close();  // the FIN follows the bytes before the loop runs
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.bytes, "QUIT\r\n");
+  Result missed, idle_read;
+  start_read(ctx, *p.server, buf, missed);
+  start_read(ctx, *idle.server, buf, idle_read);
+  for (int i = 0; i < 20; ++i) pump(ctx);
+  EXPECT_FALSE(missed.done) << "the FIN gave no new edge";
+  EdgeSweep sweep;
+  sweep.add(idle.server->native_handle());
+  sweep.add(p.server->native_handle());
+  std::vector<std::size_t> ready;
+  sweep.for_each_ready([&](std::size_t i) { ready.push_back(i); });
+  EXPECT_EQ(ready, std::vector<std::size_t>{1});
+  // The caller's way out: cancel, then read itself (EOF).
+  p.server->cancel();
+  run_until(ctx, missed);
+  EXPECT_EQ(missed.ec, asio::error::operation_aborted);
+  std::array<char, 8> tail;
+  EXPECT_EQ(::recv(p.server->native_handle(), tail.data(), tail.size(), MSG_DONTWAIT), 0);
+}
+
 // cancel() (the server's deadline sweep and shutdown) ends a queued read
 // with operation_aborted, like Asio's own operations.
 TEST(ScratchRead, CancelAborts) {
@@ -227,4 +287,4 @@ TEST(ScratchRead, PendingReadIsFreedWithTheContext) {
 }
 
 }  // namespace
-}  // namespace spamsink::net
+}  // namespace spamsink::aio

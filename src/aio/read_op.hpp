@@ -1,4 +1,4 @@
-// net/scratch_read: a plain session's read, with no system call to arm it.
+// aio/read_op: a plain session's read, with no system call to arm it.
 //
 // Asio 1.22 offers two ways to wait for a command, and each costs one
 // system call per command on top of the recv: async_read_some first tries a
@@ -15,7 +15,11 @@
 // operation always reports the socket as drained (done_and_exhausted), so
 // the next read is queued, not tried. That is true after a short read; after
 // a read that filled the buffer the caller must not rely on a new edge and
-// waits with async_wait instead (see full_read()).
+// waits with async_wait instead (see full_read()). One case slips through:
+// a FIN or reset that arrived in the same epoll event as the last bytes is
+// still pending after the read, and no new edge will tell. Callers sweep
+// their waiting sockets now and then with EdgeSweep (one poll() for all)
+// and cancel those that are readable or hung up, then read them themselves.
 //
 // A speculative start (the reactor tries the operation inside start_op when
 // epoll reported data while no read was queued) would complete later, after
@@ -26,10 +30,11 @@
 //
 // This uses Asio's detail namespace (reactor_op, the reactor's start_op and
 // the socket's implementation), pinned to the Debian 12 version, 1.22
-// (DESIGN.md §7). tests/net/test_scratch_read.cpp checks the contract, and
+// (DESIGN.md §7). tests/unit/aio/read_op_test.cpp checks the contract, and
 // every integration test runs through it.
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 
 // The public headers first: the detail ones rely on what they declare.
@@ -43,11 +48,15 @@
 #include <cstddef>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
-namespace spamsink::net {
+namespace spamsink::aio {
 
 class ScratchSocket : public asio::ip::tcp::socket {
  public:
+  // A socket to connect (a client's).
+  explicit ScratchSocket(asio::io_context& ctx) : asio::ip::tcp::socket(ctx) {}
+  // An accepted socket (a server's).
   explicit ScratchSocket(asio::ip::tcp::socket&& s) : asio::ip::tcp::socket(std::move(s)) {
     // An accepted socket is registered as "possibly duplicated", so that
     // close() removes it from epoll first (EPOLL_CTL_DEL). This descriptor
@@ -59,12 +68,15 @@ class ScratchSocket : public asio::ip::tcp::socket {
   // or, with ready set and no bytes, data may be waiting and the caller
   // reads it itself; or an error (operation_aborted when cancelled). Zero
   // bytes with no error and ready unset is the peer's FIN.
+  // `own_buffer`: buf belongs to this socket alone (a client's buffer), so
+  // a speculative start may read into it.
   template <typename Token>
-  auto async_read_scratch(char* buf, std::size_t cap, Token&& token) {
+  auto async_read_scratch(char* buf, std::size_t cap, Token&& token, bool own_buffer = false) {
     return asio::async_initiate<Token, void(asio::error_code, std::size_t, bool)>(
-        [this, buf, cap](auto handler) {
+        [this, buf, cap, own_buffer](auto handler) {
           using Op = ReadOp<std::decay_t<decltype(handler)>>;
           auto* op = new Op(native_handle(), buf, cap, std::move(handler));
+          op->starting = !own_buffer;
           auto& reactor = asio::use_service<asio::detail::reactor>(
               asio::query(get_executor(), asio::execution::context));
           reactor.start_op(asio::detail::reactor::read_op, native_handle(), impl_.get_implementation().reactor_data_,
@@ -132,4 +144,24 @@ class ScratchSocket : public asio::ip::tcp::socket {
   };
 };
 
-}  // namespace spamsink::net
+// Finds, among descriptors with a read queued, those epoll will not report
+// again: readable (bytes or a FIN) or hung up right now. One poll() call
+// for all of them; the vector is reused, so it never holds more entries
+// than the most sockets swept at once.
+class EdgeSweep {
+ public:
+  void clear() { fds_.clear(); }
+  void add(int fd) { fds_.push_back(pollfd{fd, static_cast<short>(POLLIN | POLLRDHUP), 0}); }
+  // Calls f(i) for each such descriptor, i in the order of add().
+  template <typename F>
+  void for_each_ready(F&& f) {
+    if (fds_.empty() || ::poll(fds_.data(), fds_.size(), 0) <= 0) return;
+    for (std::size_t i = 0; i < fds_.size(); ++i)
+      if (fds_[i].revents != 0) f(i);
+  }
+
+ private:
+  std::vector<pollfd> fds_;
+};
+
+}  // namespace spamsink::aio

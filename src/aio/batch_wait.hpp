@@ -1,4 +1,4 @@
-// net/batch_wait: when a worker that has just been busy finds nothing
+// aio/batch_wait: when a worker that has just been busy finds nothing
 // ready, it waits `batch_wait` before it polls again, instead of blocking in
 // epoll_wait. Pure: the worker loop feeds it what each poll ran.
 //
@@ -21,7 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace spamsink::net {
+namespace spamsink::aio {
 
 class BatchWait {
  public:
@@ -68,4 +68,4 @@ class BatchWait {
   std::uint64_t waits_ = 0;
 };
 
-}  // namespace spamsink::net
+}  // namespace spamsink::aio

@@ -1,10 +1,10 @@
-// Tests for net/batch_wait: when a worker waits for more events instead of
+// Tests for aio/batch_wait: when a worker waits for more events instead of
 // blocking, and when it stops doing so.
-#include "net/batch_wait.hpp"
+#include "aio/batch_wait.hpp"
 
 #include <gtest/gtest.h>
 
-namespace spamsink::net {
+namespace spamsink::aio {
 namespace {
 
 using Next = BatchWait::Next;
@@ -78,4 +78,4 @@ TEST(BatchWait, DisabledNeverWaits) {
 }
 
 }  // namespace
-}  // namespace spamsink::net
+}  // namespace spamsink::aio
