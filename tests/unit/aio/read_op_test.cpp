@@ -71,6 +71,17 @@ void pump(asio::io_context& ctx) {
   ctx.poll();
 }
 
+// Takes a fresh socket's first read (the speculative start: `ready`), then
+// queues `r` and lets the loop run, so that `r` waits on the reactor.
+void queue_read(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r) {
+  Result first;
+  start_read(ctx, s, buf, first);
+  run_until(ctx, first);
+  ASSERT_TRUE(first.done && first.ready);
+  start_read(ctx, s, buf, r);
+  pump(ctx);
+}
+
 // A freshly registered socket: the first read may be tried at once. It must
 // not read then (its completion runs later, after others may have reused
 // the buffer): it reports `ready` and leaves the bytes in the kernel.
@@ -119,13 +130,8 @@ TEST(ScratchRead, QueuedReadDeliversBytes) {
   asio::io_context ctx;
   Pair p(ctx);
   std::vector<char> buf(64);
-  Result first;
-  start_read(ctx, *p.server, buf, first);  // the speculative start: ready
-  run_until(ctx, first);
-  ASSERT_TRUE(first.ready);
   Result r;
-  start_read(ctx, *p.server, buf, r);
-  pump(ctx);
+  queue_read(ctx, *p.server, buf, r);
   EXPECT_FALSE(r.done) << "nothing was sent yet";
   asio::write(p.client, asio::buffer(std::string("MAIL FROM:<a@b>\r\n")));
   run_until(ctx, r);
@@ -173,12 +179,8 @@ TEST(ScratchRead, PeerCloseIsZeroBytes) {
   asio::io_context ctx;
   Pair p(ctx);
   std::vector<char> buf(64);
-  Result first;
-  start_read(ctx, *p.server, buf, first);
-  run_until(ctx, first);
   Result r;
-  start_read(ctx, *p.server, buf, r);
-  pump(ctx);
+  queue_read(ctx, *p.server, buf, r);
   p.client.close();
   run_until(ctx, r);
   ASSERT_TRUE(r.done);
@@ -193,12 +195,8 @@ TEST(ScratchRead, FullReadLeavesTheRest) {
   asio::io_context ctx;
   Pair p(ctx);
   std::vector<char> buf(16);
-  Result first;
-  start_read(ctx, *p.server, buf, first);
-  run_until(ctx, first);
   Result r;
-  start_read(ctx, *p.server, buf, r);
-  pump(ctx);
+  queue_read(ctx, *p.server, buf, r);
   asio::write(p.client, asio::buffer(std::string(40, 'x')));
   run_until(ctx, r);
   ASSERT_TRUE(r.done);
@@ -253,12 +251,8 @@ TEST(ScratchRead, CancelAborts) {
   asio::io_context ctx;
   Pair p(ctx);
   std::vector<char> buf(64);
-  Result first;
-  start_read(ctx, *p.server, buf, first);
-  run_until(ctx, first);
   Result r;
-  start_read(ctx, *p.server, buf, r);
-  pump(ctx);
+  queue_read(ctx, *p.server, buf, r);
   ASSERT_FALSE(r.done);
   p.server->cancel();
   run_until(ctx, r);
@@ -275,11 +269,7 @@ TEST(ScratchRead, PendingReadIsFreedWithTheContext) {
   {
     asio::io_context ctx;
     Pair p(ctx);
-    Result first;
-    start_read(ctx, *p.server, buf, first);
-    run_until(ctx, first);
-    start_read(ctx, *p.server, buf, r);
-    pump(ctx);
+    queue_read(ctx, *p.server, buf, r);
     ASSERT_FALSE(r.done);
     p.server.reset();  // the abort is posted, never run
   }
