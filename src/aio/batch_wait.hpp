@@ -30,17 +30,16 @@ class BatchWait {
   // Blocks without waiting after a wait gathered too little.
   static constexpr std::uint32_t kBackoff = 64;
 
-  enum class Next { kPoll, kWait, kBlock };
+  enum class Next { kWait, kBlock };
 
   explicit BatchWait(bool enabled) : enabled_(enabled) {}
   void set_enabled(bool on) { enabled_ = on; }
 
-  // After a poll that ran `ran` handlers: poll again, wait, or block.
+  // After a poll that ran `ran` handlers and stopped because nothing more
+  // was ready (Asio's poll() ends with a reactor check that found
+  // nothing): wait or block.
   Next after_poll(std::size_t ran) {
-    if (ran > 0) {
-      burst_ += ran;
-      return Next::kPoll;
-    }
+    burst_ += ran;
     // What a wait gathered is the next burst: enough earns another wait.
     if (waited_ && burst_ < kMinBurst) backoff_ = kBackoff;
     waited_ = false;

@@ -18,9 +18,9 @@ void run_batched(asio::io_context& ctx, const std::function<std::chrono::nanosec
     const std::chrono::nanoseconds w = wait();
     policy.set_enabled(w.count() > 0);
     ctx.restart();
+    // poll() runs what is ready and returns once its last look at epoll
+    // (timeout 0) found nothing more: no second poll() is needed to know.
     switch (policy.after_poll(ctx.poll())) {
-      case BatchWait::Next::kPoll:
-        break;
       case BatchWait::Next::kWait: {
         const timespec ts{static_cast<time_t>(w.count() / 1'000'000'000), static_cast<long>(w.count() % 1'000'000'000)};
         ::nanosleep(&ts, nullptr);
