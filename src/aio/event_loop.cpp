@@ -17,18 +17,18 @@ void run_batched(asio::io_context& ctx, const std::function<std::chrono::nanosec
   for (;;) {
     const std::chrono::nanoseconds w = wait();
     policy.set_enabled(w.count() > 0);
-    ctx.restart();
     // poll() runs what is ready and returns once its last look at epoll
     // (timeout 0) found nothing more: no second poll() is needed to know.
-    switch (policy.after_poll(ctx.poll())) {
+    const std::size_t ran = ctx.poll();
+    if (ctx.stopped()) return;  // out of work, or stop(): as run() returns
+    switch (policy.after_poll(ran)) {
       case BatchWait::Next::kWait: {
         const timespec ts{static_cast<time_t>(w.count() / 1'000'000'000), static_cast<long>(w.count() % 1'000'000'000)};
         ::nanosleep(&ts, nullptr);
         break;
       }
       case BatchWait::Next::kBlock:
-        ctx.restart();
-        if (ctx.run_one() == 0) return;  // out of work: shutdown
+        if (ctx.run_one() == 0) return;  // out of work, or stop()
         policy.after_block();
         break;
     }

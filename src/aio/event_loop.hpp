@@ -14,7 +14,7 @@ class io_context;
 
 namespace spamsink::aio {
 
-// Runs `ctx` until it runs out of work, like run(). `wait` is asked before
+// Runs `ctx` until it runs out of work or is stopped, like run(). `wait` is asked before
 // every decision, so a reload can change it; zero turns waiting off.
 // Exceptions from handlers propagate, as from run().
 void run_batched(asio::io_context& ctx, const std::function<std::chrono::nanoseconds()>& wait);

@@ -11,11 +11,12 @@
 // to arm; when epoll reports data, the reactor calls recv into the worker's
 // scratch buffer and then, before it performs any other descriptor's
 // operation, hands the bytes to the completion (descriptor_state::
-// do_complete completes the first finished operation inline). The
-// operation always reports the socket as drained (done_and_exhausted), so
-// the next read is queued, not tried. That is true after a short read; after
-// a read that filled the buffer the caller must not rely on a new edge and
-// waits with async_wait instead (see full_read()). One case slips through:
+// do_complete completes the first finished operation inline). After a
+// short read the operation reports the socket drained (done_and_exhausted),
+// so the next read is queued, not tried. After a read that filled the
+// buffer it does not: the next read is tried at once (a client's own
+// buffer) or comes back `ready` (a shared buffer), since more may be queued
+// in the kernel with no new edge to come. One case slips through:
 // a FIN or reset that arrived in the same epoll event as the last bytes is
 // still pending after the read, and no new edge will tell. Callers sweep
 // their waiting sockets now and then with EdgeSweep (one poll() for all)
@@ -26,7 +27,13 @@
 // other handlers that may reuse the scratch buffer, so the operation does
 // not read then: it completes with `ready` set and the caller recv()s
 // itself. Cancellation (socket.cancel(), close()) completes it with
-// operation_aborted, exactly like Asio's own operations.
+// operation_aborted, exactly like Asio's own operations, but only while it
+// is queued: one that start_op already finished (`ready`, or a client's
+// immediate read) completes normally, so callers that cancel for a reason
+// (deadline, shutdown) must check their own flag after the read too.
+// Per-operation cancellation slots (awaitable operators such as ||) are
+// not supported. One thread per io_context (the server's and smtpsend's
+// case): the operation is touched after start_op returns.
 //
 // This uses Asio's detail namespace (reactor_op, the reactor's start_op and
 // the socket's implementation), pinned to the Debian 12 version, 1.22
@@ -77,10 +84,8 @@ class ScratchSocket : public asio::ip::tcp::socket {
           using Op = ReadOp<std::decay_t<decltype(handler)>>;
           auto* op = new Op(native_handle(), buf, cap, std::move(handler));
           op->starting = !own_buffer;
-          auto& reactor = asio::use_service<asio::detail::reactor>(
-              asio::query(get_executor(), asio::execution::context));
-          reactor.start_op(asio::detail::reactor::read_op, native_handle(), impl_.get_implementation().reactor_data_,
-                           op, false, true);
+          reactor().start_op(asio::detail::reactor::read_op, native_handle(),
+                             impl_.get_implementation().reactor_data_, op, false, true);
           // start_op either queued it or finished it (and posted its
           // completion): it is still alive here in both cases.
           op->starting = false;
@@ -89,10 +94,22 @@ class ScratchSocket : public asio::ip::tcp::socket {
   }
 
   // True when a read returned as much as was asked: more may be queued in
-  // the kernel with no new edge to come.
+  // the kernel with no new edge to come. After a full read of its own, the
+  // caller must not wait for an edge either (the server waits with
+  // async_wait, which re-arms epoll).
   static constexpr bool full_read(std::size_t n, std::size_t cap) { return n == cap; }
 
  private:
+  // use_service() takes a mutex and walks a list: look the reactor up once
+  // per socket (8 bytes), at its first read.
+  asio::detail::reactor& reactor() {
+    if (reactor_ == nullptr)
+      reactor_ = &asio::use_service<asio::detail::reactor>(asio::query(get_executor(), asio::execution::context));
+    return *reactor_;
+  }
+
+  asio::detail::reactor* reactor_ = nullptr;
+
   template <typename Handler>
   class ReadOp : public asio::detail::reactor_op {
    public:
@@ -116,7 +133,7 @@ class ScratchSocket : public asio::ip::tcp::socket {
         const ssize_t n = ::recv(o->fd_, o->buf_, o->cap_, MSG_DONTWAIT);
         if (n >= 0) {
           o->bytes_transferred_ = static_cast<std::size_t>(n);
-          return done_and_exhausted;
+          return static_cast<std::size_t>(n) == o->cap_ ? done : done_and_exhausted;
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;

@@ -217,7 +217,10 @@ Conn::Conn(Worker& w, tcp::socket s, std::shared_ptr<const WorkerConfig> c, std:
 // waits. Returns false when the connection failed. `last`: the session
 // closes right after this reply, so it is sent with MSG_MORE and the kernel
 // holds it for close(), whose FIN then rides on the same segment (one
-// packet less each way per connection: 221 and FIN arrive together).
+// packet less each way per connection: 221 and FIN arrive together). Used
+// only after QUIT: input still unread at close() turns it into a reset
+// that drops the held reply, which only a client that keeps sending after
+// QUIT, in the microseconds before close(), can cause.
 asio::awaitable<bool> send(Conn& c, std::string& out, bool last = false) {
   std::size_t done = 0;
   const int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (last ? MSG_MORE : 0);
@@ -494,6 +497,9 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
         }
       }
     }
+    // A cancel for a deadline or shutdown misses a read that start_op had
+    // already finished (aio/read_op.hpp): the flags decide, not the error.
+    if (!ec && (c.timed_out || c.stopping)) ec = asio::error::operation_aborted;
     const core::TimePoint now = core::SteadyClock::now();
     w.out.clear();
     if (ec) {

@@ -58,6 +58,18 @@ void start_read(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf,
       asio::detached);
 }
 
+// The same with a client's own buffer (smtpsend): may read at a
+// speculative start.
+void start_read_own(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r) {
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto [ec, n, ready] = co_await s.async_read_scratch(buf.data(), buf.size(), kTuple, true);
+        r = Result{true, ec, n, ready, std::string(buf.data(), n)};
+      },
+      asio::detached);
+}
+
 // The context stops whenever it runs out of work: restart it each time.
 void run_until(asio::io_context& ctx, const Result& r) {
   for (int i = 0; i < 2000 && !r.done; ++i) {
@@ -111,13 +123,7 @@ TEST(ScratchRead, OwnBufferReadsAtOnce) {
   asio::write(p.client, asio::buffer(std::string("220 hello\r\n")));
   std::vector<char> buf(64);
   Result r;
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        auto [ec, n, ready] = co_await p.server->async_read_scratch(buf.data(), buf.size(), kTuple, true);
-        r = Result{true, ec, n, ready, std::string(buf.data(), n)};
-      },
-      asio::detached);
+  start_read_own(ctx, *p.server, buf, r);
   run_until(ctx, r);
   ASSERT_TRUE(r.done);
   EXPECT_FALSE(r.ready);
@@ -243,6 +249,55 @@ TEST(ScratchRead, EdgeSweepFindsAFinThatCameWithTheLastBytes) {
   EXPECT_EQ(missed.ec, asio::error::operation_aborted);
   std::array<char, 8> tail;
   EXPECT_EQ(::recv(p.server->native_handle(), tail.data(), tail.size(), MSG_DONTWAIT), 0);
+}
+
+// A client's own buffer filled by one read: the next read must not wait
+// for an edge (none comes for bytes already queued); it reads them at once.
+TEST(ScratchRead, OwnBufferFullReadThenTheRest) {
+  asio::io_context ctx;
+  Pair p(ctx);
+  std::vector<char> buf(16);
+  Result first;
+  start_read_own(ctx, *p.server, buf, first);  // nothing yet: queued
+  pump(ctx);
+  asio::write(p.client, asio::buffer(std::string(40, 'y')));
+  run_until(ctx, first);
+  ASSERT_TRUE(first.done);
+  EXPECT_EQ(first.n, 16u);
+  for (std::size_t want : {16u, 8u}) {
+    Result next;
+    start_read_own(ctx, *p.server, buf, next);
+    run_until(ctx, next);
+    ASSERT_TRUE(next.done) << want;
+    EXPECT_EQ(next.n, want);
+  }
+}
+
+// A read that start_op finished at once (`ready`) is not cancelled by a
+// cancel() before its completion runs: whoever cancels for a reason must
+// look at its own flag after the read (the server does).
+TEST(ScratchRead, CancelDoesNotReachAReadStartOpFinished) {
+  asio::io_context ctx;
+  Pair p(ctx);
+  std::vector<char> buf(64);
+  Result r;
+  bool started = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        started = true;  // the initiation below runs start_op before this handler returns
+        auto [ec, n, ready] = co_await p.server->async_read_scratch(buf.data(), buf.size(), kTuple);
+        r = Result{true, ec, n, ready, {}};
+      },
+      asio::detached);
+  for (int i = 0; i < 100 && !started; ++i) ctx.poll_one();
+  ASSERT_TRUE(started);
+  ASSERT_FALSE(r.done);
+  p.server->cancel();
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_FALSE(r.ec);
+  EXPECT_TRUE(r.ready);
 }
 
 // cancel() (the server's deadline sweep and shutdown) ends a queued read
