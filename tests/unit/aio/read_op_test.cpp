@@ -44,27 +44,13 @@ struct Pair {
 
 // Starts one read into `buf`; the completion copies what the buffer holds
 // at that moment, as the session does before anything else can run.
-void start_read(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r) {
+// `own`: the buffer is the socket's own (smtpsend's), so a speculative
+// start may read into it.
+void start_read(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r, bool own = false) {
   asio::co_spawn(
       ctx,
-      [&]() -> asio::awaitable<void> {
-        auto [ec, n, ready] = co_await s.async_read_scratch(buf.data(), buf.size(), kTuple);
-        r.done = true;
-        r.ec = ec;
-        r.n = n;
-        r.ready = ready;
-        r.bytes.assign(buf.data(), n);
-      },
-      asio::detached);
-}
-
-// The same with a client's own buffer (smtpsend): may read at a
-// speculative start.
-void start_read_own(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r) {
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        auto [ec, n, ready] = co_await s.async_read_scratch(buf.data(), buf.size(), kTuple, true);
+      [&, own]() -> asio::awaitable<void> {
+        auto [ec, n, ready] = co_await s.async_read_scratch(buf.data(), buf.size(), kTuple, own);
         r = Result{true, ec, n, ready, std::string(buf.data(), n)};
       },
       asio::detached);
@@ -123,7 +109,7 @@ TEST(ScratchRead, OwnBufferReadsAtOnce) {
   asio::write(p.client, asio::buffer(std::string("220 hello\r\n")));
   std::vector<char> buf(64);
   Result r;
-  start_read_own(ctx, *p.server, buf, r);
+  start_read(ctx, *p.server, buf, r, true);
   run_until(ctx, r);
   ASSERT_TRUE(r.done);
   EXPECT_FALSE(r.ready);
@@ -258,7 +244,7 @@ TEST(ScratchRead, OwnBufferFullReadThenTheRest) {
   Pair p(ctx);
   std::vector<char> buf(16);
   Result first;
-  start_read_own(ctx, *p.server, buf, first);  // nothing yet: queued
+  start_read(ctx, *p.server, buf, first, true);  // nothing yet: queued
   pump(ctx);
   asio::write(p.client, asio::buffer(std::string(40, 'y')));
   run_until(ctx, first);
@@ -266,7 +252,7 @@ TEST(ScratchRead, OwnBufferFullReadThenTheRest) {
   EXPECT_EQ(first.n, 16u);
   for (std::size_t want : {16u, 8u}) {
     Result next;
-    start_read_own(ctx, *p.server, buf, next);
+    start_read(ctx, *p.server, buf, next, true);
     run_until(ctx, next);
     ASSERT_TRUE(next.done) << want;
     EXPECT_EQ(next.n, want);
