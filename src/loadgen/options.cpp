@@ -49,7 +49,8 @@ enum LongOpt {
 std::string usage() {
   return R"(usage: smtpsend [options] [host]
 Sends test messages to an SMTP server and reports how fast it took them.
-host defaults to 127.0.0.1. Durations take ms, s, m, h (a bare number is seconds).
+host defaults to 127.0.0.1. Durations take ms, s, m, h (a bare number is seconds), and
+--batch-wait also us.
 
 smtp-benchmark options:
   -s N            parallel senders (connections at once), default 1
