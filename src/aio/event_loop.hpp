@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 
 namespace asio {
@@ -16,7 +17,9 @@ namespace spamsink::aio {
 
 // Runs `ctx` until it runs out of work or is stopped, like run(). `wait` is asked before
 // every decision, so a reload can change it; zero turns waiting off.
-// Exceptions from handlers propagate, as from run().
-void run_batched(asio::io_context& ctx, const std::function<std::chrono::nanoseconds()>& wait);
+// `sessions` tells how many sessions are open on the loop (BatchWait's
+// busy rule). Exceptions from handlers propagate, as from run().
+void run_batched(asio::io_context& ctx, const std::function<std::chrono::nanoseconds()>& wait,
+                 const std::function<std::size_t()>& sessions);
 
 }  // namespace spamsink::aio

@@ -722,7 +722,8 @@ RunResult run(const Options& o, const std::function<void(std::uint64_t, std::uin
     threads.emplace_back([w, &running, wait = o.batch_wait] {
       // run(), but after a burst of replies the thread may wait instead
       // of sleeping in epoll_wait (aio/batch_wait.hpp).
-      aio::run_batched(w->ctx, [wait] { return wait; });
+      aio::run_batched(
+          w->ctx, [wait] { return wait; }, [w] { return static_cast<std::size_t>(w->live); });
       running.fetch_sub(1);
     });
   }

@@ -815,7 +815,8 @@ void Server::start() {
         try {
           // run(), but after a burst the worker may wait batch_wait
           // instead of sleeping in epoll_wait (docs/architecture.md).
-          aio::run_batched(w.ctx, [&w] { return w.config->runtime->batch_wait; });
+          aio::run_batched(
+              w.ctx, [&w] { return w.config->runtime->batch_wait; }, [&w] { return std::size_t{w.live_count}; });
           break;
         } catch (const std::exception& e) {
           // An exception ends one session at most; the worker goes on.

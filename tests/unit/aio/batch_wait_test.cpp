@@ -65,5 +65,56 @@ TEST(BatchWait, DisabledNeverWaits) {
   EXPECT_EQ(b.after_poll(kMin), Next::kWait);
 }
 
+constexpr std::size_t kBusy = BatchWait::kBusySessions;
+
+TEST(BatchWait, ManySessionsWaitAfterAnyWork) {
+  BatchWait b(true);
+  b.after_block();
+  EXPECT_EQ(b.after_poll(0, kBusy), Next::kWait);  // the one handler the block ran
+  EXPECT_EQ(b.after_poll(1, kBusy), Next::kWait);  // the wait gathered one: again
+  EXPECT_EQ(b.waits(), 2u);
+  // One session fewer and the burst rule is back.
+  b.after_block();
+  EXPECT_EQ(b.after_poll(0, kBusy - 1), Next::kBlock);
+}
+
+TEST(BatchWait, ManySessionsStillIdleBlocks) {
+  BatchWait b(true);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(b.after_poll(0, 10000), Next::kBlock);
+  EXPECT_EQ(b.waits(), 0u);
+}
+
+TEST(BatchWait, ManySessionsBackOffOnlyAfterAnEmptyWait) {
+  BatchWait b(true);
+  b.after_block();
+  ASSERT_EQ(b.after_poll(0, kBusy), Next::kWait);
+  EXPECT_EQ(b.after_poll(0, kBusy), Next::kBlock);  // gathered nothing
+  for (std::uint32_t i = 1; i < BatchWait::kBusyBackoff; ++i) {
+    b.after_block();
+    ASSERT_EQ(b.after_poll(kMin, kBusy), Next::kBlock) << i;
+  }
+  b.after_block();
+  EXPECT_EQ(b.after_poll(0, kBusy), Next::kWait);
+}
+
+TEST(BatchWait, ManySessionsShortenALongBackoff) {
+  BatchWait b(true);
+  b.after_block();
+  ASSERT_EQ(b.after_poll(kMin), Next::kWait);
+  ASSERT_EQ(b.after_poll(1), Next::kBlock);  // a thin wait: kBackoff blocks
+  for (std::uint32_t i = 0; i < BatchWait::kBusyBackoff; ++i) {
+    b.after_block();
+    ASSERT_EQ(b.after_poll(0, kBusy), Next::kBlock) << i;
+  }
+  b.after_block();
+  EXPECT_EQ(b.after_poll(0, kBusy), Next::kWait);
+}
+
+TEST(BatchWait, ManySessionsDisabledNeverWaits) {
+  BatchWait b(false);
+  b.after_block();
+  EXPECT_EQ(b.after_poll(kMin, kBusy), Next::kBlock);
+}
+
 }  // namespace
 }  // namespace spamsink::aio
