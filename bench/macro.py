@@ -58,6 +58,7 @@ CPU_BARS = {"conn": 1.2, "msg": 1.2, "bulk": 3.0}
 INFO_ROWS = {
     "spamsink-t1-nodb": "spamsink --threads 1 --db none: the engine without the store",
     "spamsink-t1-nowait": "spamsink --threads 1 --batch-wait 0: no waiting after bursts",
+    "floor": "bench/floor_server: a minimal epoll loop, the floor the kernel sets",
 }
 RATE_BAR = 1.0
 
@@ -120,6 +121,44 @@ class Spamsink(Server):
         super().stop()
         if getattr(self, "log_file", None):
             self.log_file.close()
+
+
+class FloorServer(Server):
+    """bench/floor_server: a minimal single-threaded epoll sink (--floor)."""
+
+    name = "floor"
+    label = "floor_server"
+    COUNT = re.compile(rb"^messages=(\d+)$", re.M)
+
+    def __init__(self, tmp, binary):
+        super().__init__(tmp)
+        self.binary = binary
+
+    def start(self):
+        self.out_path = os.path.join(self.tmp, "floor_server.out")
+        self.argv = [self.binary, str(self.port)]
+        self.out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.out)
+        if not wait_until(lambda: not self.alive() or b"listening" in self._read(), 10):
+            raise BenchError(f"floor_server did not start listening in 10 s; see {self.out_path}")
+        self.check_alive()
+        self.idle_sockets = socket_fds(self.pid)
+
+    def _read(self):
+        with open(self.out_path, "rb") as f:
+            return f.read()
+
+    def messages(self):
+        before = len(self.COUNT.findall(self._read()))
+        self.proc.send_signal(signal.SIGUSR1)
+        if not wait_until(lambda: len(self.COUNT.findall(self._read())) > before, 5, step=0.01):
+            raise BenchError(f"floor_server: no messages= line 5 s after SIGUSR1")
+        return int(self.COUNT.findall(self._read())[-1])
+
+    def stop(self):
+        super().stop()
+        if getattr(self, "out", None):
+            self.out.close()
 
 
 def client_argv(sc, port, scale):
@@ -282,6 +321,8 @@ def main(argv=None):
                    help="also run spamsink --threads 1 --db none (the engine without the store), judged too")
     p.add_argument("--batch-wait-off", action="store_true",
                    help="also run spamsink --threads 1 --batch-wait 0 (for information)")
+    p.add_argument("--floor", action="store_true",
+                   help="also run bench/floor_server, a minimal epoll loop (for information)")
     args = p.parse_args(argv)
     if not 1 <= args.runs <= 50:
         p.error("--runs must be 1..50")
@@ -292,7 +333,8 @@ def main(argv=None):
 
     build = build_dir()
     binary = os.path.join(build, "bin", "spamsink")
-    for path in (binary, SMTP_SOURCE, SMTP_SINK):
+    floor = os.path.join(build, "bin", "floor_server")
+    for path in (binary, SMTP_SOURCE, SMTP_SINK) + ((floor,) if args.floor else ()):
         if not os.access(path, os.X_OK):
             log(f"macro: {path} not found or not executable (BUILD={build}; Postfix: apt-get install postfix)")
             return 1
@@ -314,6 +356,8 @@ def main(argv=None):
             servers.append(Spamsink(tmp, binary, 1, extra=["--db", "none"], name="spamsink-t1-nodb"))
         if args.batch_wait_off:
             servers.append(Spamsink(tmp, binary, 1, extra=["--batch-wait", "0"], name="spamsink-t1-nowait"))
+        if args.floor:
+            servers.append(FloorServer(tmp, floor))
         if not args.no_threads2:
             servers.append(Spamsink(tmp, binary, 2))
         for s in servers:

@@ -9,6 +9,9 @@ run by run so that noise on this shared machine hits both alike:
   many messages per connection  smtp-source -s 20 -d -m 50000 -l 1024
                                 smtpsend    -s 20 -m 2500 -n 50000 -b 1024
                                 smtpsend    ... --pipelining (for information)
+and, in both scenarios for information, bench/floor_client: the least a
+lock-step client can do (one epoll loop, no parsing, no statistics), the
+floor that the kernel's sends and receives set for any client.
 Per run: the client's messages/s (wall time from spawn to exit, the same
 clock for both) and its CPU-seconds per message (utime+stime from the
 child's own rusage, os.wait4). Each run is verified: the client exits 0 and
@@ -42,14 +45,16 @@ CPU_BAR = 0.7   # smtpsend CPU per message <= 0.7x smtp-source
 INF = float("inf")  # a ratio over a zero median
 
 
-def scenarios(smtpsend, port):
+def scenarios(smtpsend, floor, port):
     addr = "%s:%d" % (HOST, port)
     ours = [smtpsend, "--no-progress", "-p", str(port)]
+    floor_argv = [floor, str(port), "20"]
     return [
         {"key": "conn", "what": "one message per connection", "messages": 20000,
          "clients": [
              ("smtp-source", [SMTP_SOURCE, "-s", "20", "-m", "20000", "-l", "1024", addr]),
              ("smtpsend", ours + ["-s", "20", "-m", "1", "-n", "20000", "-b", "1024", HOST]),
+             ("floor_client", floor_argv + ["1", "20000"]),
          ]},
         {"key": "msg", "what": "many messages per connection", "messages": 50000,
          "clients": [
@@ -57,6 +62,7 @@ def scenarios(smtpsend, port):
              ("smtpsend", ours + ["-s", "20", "-m", "2500", "-n", "50000", "-b", "1024", HOST]),
              ("smtpsend --pipelining", ours + ["-s", "20", "-m", "2500", "-n", "50000", "-b", "1024", "--pipelining",
                                                HOST]),
+             ("floor_client", floor_argv + ["2500", "50000"]),
          ]},
     ]
 
@@ -141,7 +147,8 @@ def main(argv=None):
 
     build = build_dir()
     smtpsend = os.path.join(build, "bin", "smtpsend")
-    for tool in (smtpsend, SMTP_SOURCE, SMTP_SINK):
+    floor = os.path.join(build, "bin", "floor_client")
+    for tool in (smtpsend, floor, SMTP_SOURCE, SMTP_SINK):
         if not os.access(tool, os.X_OK):
             log("smtpsend_bench: %s not found or not executable" % tool)
             return 1
@@ -156,7 +163,7 @@ def main(argv=None):
     try:
         sink = SmtpSink(tmp)
         sink.start()
-        plan = scenarios(smtpsend, sink.port)
+        plan = scenarios(smtpsend, floor, sink.port)
         results = []
         for sc in plan:
             entry = {"key": sc["key"], "what": sc["what"], "messages": sc["messages"], "clients": {}}

@@ -41,7 +41,7 @@ struct Config {
   std::vector<std::string> limits_given;  // limit keys set in the file or by a flag
   bool hash_bodies = true;
   core::Duration shutdown_grace = core::Seconds{10};
-  core::Duration batch_wait = std::chrono::microseconds{50};
+  core::Duration batch_wait = std::chrono::microseconds{75};
   core::LogFormat log_format = core::LogFormat::kKeyValue;
   std::string log_target = "stderr";
   core::Level log_level = core::Level::kInfo;
