@@ -107,14 +107,17 @@ struct Worker {
     else watches = w.next;
     if (w.next) w.next->prev = w.prev;
     w.prev = w.next = nullptr;
-    --live;  // the watchdog notices 0 at its next tick and ends
+    // With nothing left to watch the watchdog ends: wake it now, or the
+    // thread's run would end up to a tick (100 ms) after the last close.
+    if (--live == 0) dog.cancel();
   }
 };
 
 asio::awaitable<void> watchdog(Worker& w) {
   while (w.live > 0) {
     w.dog.expires_after(kWatchdog);
-    co_await w.dog.async_wait(kTuple);
+    const auto [ec] = co_await w.dog.async_wait(kTuple);
+    if (ec == asio::error::operation_aborted) continue;  // remove() woke us: live is 0, or soon again not
     const auto now = Clock::now();
     w.sweep.clear();
     w.swept.clear();
