@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -719,28 +720,40 @@ RunResult run(const Options& o, const std::function<void(std::uint64_t, std::uin
       asio::co_spawn(workers[i % nthreads]->ctx, sender(sh, *workers[i % nthreads], i), asio::detached);
   }
   std::vector<std::thread> threads;
-  std::atomic<unsigned> running{nthreads};
+  // The last thread to finish wakes this one at once: the run (and its
+  // wall time) ends with its last session, not at a polling interval.
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  unsigned running = nthreads;
   for (auto& wp : workers) {
     Worker* w = wp.get();
-    threads.emplace_back([w, &running, wait = o.batch_wait] {
+    threads.emplace_back([w, &done_mu, &done_cv, &running, wait = o.batch_wait] {
       // run(), but after a burst of replies the thread may wait instead
       // of sleeping in epoll_wait (aio/batch_wait.hpp).
       aio::run_batched(
           w->ctx, [wait] { return wait; }, [w] { return static_cast<std::size_t>(w->live); });
-      running.fetch_sub(1);
+      const std::lock_guard lock(done_mu);
+      if (--running == 0) done_cv.notify_one();
     });
   }
-  auto last = Clock::now();
-  while (running.load() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    if (progress && Clock::now() - last >= std::chrono::seconds{1}) {
+  {
+    std::unique_lock lock(done_mu);
+    auto last = Clock::now();
+    while (running > 0) {
+      if (!progress) {
+        done_cv.wait(lock, [&running] { return running == 0; });
+        break;
+      }
+      if (done_cv.wait_until(lock, last + std::chrono::seconds{1}, [&running] { return running == 0; })) break;
       last = Clock::now();
       std::uint64_t ok = 0, failed = 0;
       for (auto& w : workers) {
         ok += w->ok.load(std::memory_order_relaxed);
         failed += w->failed.load(std::memory_order_relaxed);
       }
+      lock.unlock();  // the progress callback writes to the terminal
       progress(ok, failed, std::chrono::duration<double>(last - sh.start).count());
+      lock.lock();
     }
   }
   for (auto& t : threads) t.join();
