@@ -225,9 +225,9 @@ const std::vector<Key>& global_keys() {
                    return {};
                  }});
     k.push_back({"batch_wait", "DURATION",
-                 "after a burst, a worker that finds nothing ready waits this long before polling again, so that "
-                 "clients' next commands are served together (fewer wake-ups for it and for them); at most 1ms, "
-                 "0 = off (default 75us)",
+                 "after a burst (after any work, with 8 or more sessions open on the worker), a worker that finds "
+                 "nothing ready waits this long before polling again, so that clients' next commands are served "
+                 "together (fewer wake-ups for it and for them); at most 1ms, 0 = off (default 75us)",
                  [](Config& c, std::string_view v) -> std::string {
                    auto d = core::parse_duration(v);
                    if (!d || *d > core::Millis{1}) return bad("batch_wait", v, "a duration from 0 to 1ms, e.g. 50us");

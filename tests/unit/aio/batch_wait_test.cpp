@@ -71,11 +71,34 @@ TEST(BatchWait, ManySessionsWaitAfterAnyWork) {
   BatchWait b(true);
   b.after_block();
   EXPECT_EQ(b.after_poll(0, kBusy), Next::kWait);  // the one handler the block ran
-  EXPECT_EQ(b.after_poll(1, kBusy), Next::kWait);  // the wait gathered one: again
+  EXPECT_EQ(b.after_poll(BatchWait::kBusyGather, kBusy), Next::kWait);  // a good wait: again
   EXPECT_EQ(b.waits(), 2u);
-  // One session fewer and the burst rule is back.
+  // One session fewer and the burst rule is back: the wait above gathered
+  // less than a burst, so it backs off, and a lone handler never waits.
+  EXPECT_EQ(b.after_poll(0, kBusy - 1), Next::kBlock);
   b.after_block();
   EXPECT_EQ(b.after_poll(0, kBusy - 1), Next::kBlock);
+  EXPECT_EQ(b.waits(), 2u);
+}
+
+TEST(BatchWait, ManySessionsOneActiveClientWaitsOnlyNowAndThen) {
+  // Idle sessions hold the count up while one client works: each wait
+  // gathers its single next command, which is not enough to go on waiting.
+  // Each exchange is one handler: run by a block, or gathered by a wait.
+  BatchWait b(true);
+  int waits = 0, exchanges = 0;
+  while (exchanges < 100) {
+    b.after_block();
+    ++exchanges;
+    if (b.after_poll(0, kBusy * 10) == Next::kWait) {
+      ++waits;
+      ++exchanges;  // the wait gathers the client's next command, and only it
+      ASSERT_EQ(b.after_poll(1, kBusy * 10), Next::kBlock) << exchanges;
+    }
+  }
+  // One exchange in kBusyBackoff + 1 waited for; the others were served
+  // as soon as they came.
+  EXPECT_EQ(waits, exchanges / static_cast<int>(BatchWait::kBusyBackoff + 1));
 }
 
 TEST(BatchWait, ManySessionsStillIdleBlocks) {
@@ -84,11 +107,11 @@ TEST(BatchWait, ManySessionsStillIdleBlocks) {
   EXPECT_EQ(b.waits(), 0u);
 }
 
-TEST(BatchWait, ManySessionsBackOffOnlyAfterAnEmptyWait) {
+TEST(BatchWait, ManySessionsBackOffAfterAThinWait) {
   BatchWait b(true);
   b.after_block();
   ASSERT_EQ(b.after_poll(0, kBusy), Next::kWait);
-  EXPECT_EQ(b.after_poll(0, kBusy), Next::kBlock);  // gathered nothing
+  EXPECT_EQ(b.after_poll(BatchWait::kBusyGather - 1, kBusy), Next::kBlock);  // gathered too little
   for (std::uint32_t i = 1; i < BatchWait::kBusyBackoff; ++i) {
     b.after_block();
     ASSERT_EQ(b.after_poll(kMin, kBusy), Next::kBlock) << i;
