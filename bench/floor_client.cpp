@@ -13,14 +13,17 @@
 // kernel's work for the sends and receives the protocol needs.
 //
 // Exit status: 0 when every message was accepted; 1 on a refused
-// connection, an unexpected reply, a closed connection or 10 s without any
-// event (so it never hangs). Traffic goes only to 127.0.0.1.
+// connection, an unexpected reply, a closed connection, 10 s without any
+// event, or a connect or send that takes 10 s (so it never hangs). Traffic
+// goes only to 127.0.0.1.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +58,9 @@ bool send_all(int fd, const char* p, std::size_t n) {
 
 bool open_conn(Conn& c) {
   c.fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  // Blocking connect and sends, as the protocol waits anyway; bounded.
+  const timeval limit{10, 0};
+  if (c.fd >= 0) ::setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   if (c.fd < 0 || ::connect(c.fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) != 0) {
     std::perror("floor_client: connect");
     return false;
@@ -68,12 +74,13 @@ bool open_conn(Conn& c) {
   return ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e) == 0;
 }
 
-// True once buf holds a whole reply: its last line is "ddd text\r\n".
+// True once buf holds a whole reply: its last line is "ddd text\r\n" or
+// "ddd\r\n" (a continuation line has '-' after the code).
 bool reply_done(const Conn& c) {
   if (c.have < 4 || c.buf[c.have - 1] != '\n') return false;
   std::size_t start = c.have - 1;
   while (start > 0 && c.buf[start - 1] != '\n') --start;
-  return c.have - start >= 4 && c.buf[start + 3] == ' ';
+  return c.have - start >= 4 && c.buf[start + 3] != '-';
 }
 
 }  // namespace
@@ -104,6 +111,7 @@ int main(int argc, char** argv) {
   epoll_event ev[64];
   while (open > 0) {
     const int k = ::epoll_wait(ep, ev, 64, 10000);
+    if (k < 0 && errno == EINTR) continue;
     if (k <= 0) {
       std::fprintf(stderr, "floor_client: no event for 10 s\n");
       return 1;
@@ -117,7 +125,20 @@ int main(int argc, char** argv) {
       }
       c.have += static_cast<std::size_t>(r);
       if (!reply_done(c)) {
-        if (c.have == sizeof c.buf) c.have = 0;  // a long multi-line reply: keep its tail only
+        if (c.have == sizeof c.buf) {
+          // A long multi-line reply: keep its code (as a line "ddd-\n")
+          // and the unfinished last line, drop the lines between.
+          std::size_t start = c.have;
+          while (start > 0 && c.buf[start - 1] != '\n') --start;
+          if (start <= 5) {
+            std::fprintf(stderr, "floor_client: a reply line longer than %zu bytes\n", sizeof c.buf - 6);
+            return 1;
+          }
+          c.buf[3] = '-';
+          c.buf[4] = '\n';
+          std::memmove(c.buf + 5, c.buf + start, c.have - start);
+          c.have = 5 + (c.have - start);
+        }
         continue;
       }
       const char code = c.buf[0];
