@@ -76,16 +76,24 @@ class ScratchSocket : public asio::ip::tcp::socket {
   // reads it itself; or an error (operation_aborted when cancelled). Zero
   // bytes with no error and ready unset is the peer's FIN.
   // `own_buffer`: buf belongs to this socket alone (a client's buffer), so
-  // a speculative start may read into it.
+  // a speculative start may read into it. `start`: kWaitForEdge queues the
+  // read without a speculative start even where Asio would try one, as it
+  // does on a socket's first read (registration marks it "try"): for a
+  // read that nothing can have come for before it was queued, such as the
+  // first command after the server's greeting. Data that came earlier and
+  // whose edge epoll already reported is then found only by the caller's
+  // EdgeSweep.
+  enum class Start { kMayTry, kWaitForEdge };
   template <typename Token>
-  auto async_read_scratch(char* buf, std::size_t cap, Token&& token, bool own_buffer = false) {
+  auto async_read_scratch(char* buf, std::size_t cap, Token&& token, bool own_buffer = false,
+                          Start start = Start::kMayTry) {
     return asio::async_initiate<Token, void(asio::error_code, std::size_t, bool)>(
-        [this, buf, cap, own_buffer](auto handler) {
+        [this, buf, cap, own_buffer, start](auto handler) {
           using Op = ReadOp<std::decay_t<decltype(handler)>>;
           auto* op = new Op(native_handle(), buf, cap, std::move(handler));
           op->starting = !own_buffer;
           reactor().start_op(asio::detail::reactor::read_op, native_handle(),
-                             impl_.get_implementation().reactor_data_, op, false, true);
+                             impl_.get_implementation().reactor_data_, op, false, start == Start::kMayTry);
           // start_op either queued it or finished it (and posted its
           // completion): it is still alive here in both cases.
           op->starting = false;

@@ -464,7 +464,14 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
   Conn c(w, std::move(sock), w.config, li, peer, id, start, w.sink);
   w.link(&c);
   bool alive = true;
+  // The first read after the greeting waits for its edge: a client sends
+  // nothing before it has our greeting, so a speculative start (Asio tries
+  // one on a new socket) would only cost a recv that fails with EAGAIN. A
+  // client that talked before the greeting without a greet_delay is found
+  // by the tick's sweep instead, up to kTickInterval later.
+  auto first_start = aio::ScratchSocket::Start::kWaitForEdge;
   if (const auto delay = c.session.config().early.greet_delay; delay > core::Duration::zero()) {
+    first_start = aio::ScratchSocket::Start::kMayTry;
     alive = co_await greet_delay(c, start + delay);
     // A rejected talker's bytes were only peeked: read them (once, bounded
     // by the scratch buffer) so that close() sends a FIN after the reply,
@@ -487,7 +494,9 @@ asio::awaitable<void> run_connection(Worker& w, tcp::socket sock, std::size_t li
       std::tie(ec) = co_await c.socket.async_wait(tcp::socket::wait_read, kTuple);
     } else {
       c.reading = true;
-      std::tie(ec, got, read_self) = co_await c.socket.async_read_scratch(w.scratch.data(), w.scratch.size(), kTuple);
+      std::tie(ec, got, read_self) =
+          co_await c.socket.async_read_scratch(w.scratch.data(), w.scratch.size(), kTuple, false, first_start);
+      first_start = aio::ScratchSocket::Start::kMayTry;
       c.reading = false;
       if (c.kicked) {
         c.kicked = false;

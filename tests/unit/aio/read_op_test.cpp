@@ -46,11 +46,12 @@ struct Pair {
 // at that moment, as the session does before anything else can run.
 // `own`: the buffer is the socket's own (smtpsend's), so a speculative
 // start may read into it.
-void start_read(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r, bool own = false) {
+void start_read(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r, bool own = false,
+                ScratchSocket::Start start = ScratchSocket::Start::kMayTry) {
   asio::co_spawn(
       ctx,
-      [&, own]() -> asio::awaitable<void> {
-        auto [ec, n, ready] = co_await s.async_read_scratch(buf.data(), buf.size(), kTuple, own);
+      [&, own, start]() -> asio::awaitable<void> {
+        auto [ec, n, ready] = co_await s.async_read_scratch(buf.data(), buf.size(), kTuple, own, start);
         r = Result{true, ec, n, ready, std::string(buf.data(), n)};
       },
       asio::detached);
@@ -99,6 +100,25 @@ TEST(ScratchRead, FirstReadReportsReadyWithoutReading) {
   const ssize_t n = ::recv(p.server->native_handle(), mine.data(), mine.size(), MSG_DONTWAIT);
   ASSERT_EQ(n, 8);
   EXPECT_EQ(std::string(mine.data(), 8), "EHLO x\r\n");
+}
+
+// The server's first read after its greeting: queued without a speculative
+// start, so no `ready` and no recv before data comes; the bytes that come
+// next complete it, read by the reactor into the buffer.
+TEST(ScratchRead, WaitForEdgeQueuesAFreshSocketsFirstRead) {
+  asio::io_context ctx;
+  Pair p(ctx);
+  std::vector<char> buf(64);
+  Result r;
+  start_read(ctx, *p.server, buf, r, false, ScratchSocket::Start::kWaitForEdge);
+  for (int i = 0; i < 5; ++i) pump(ctx);
+  EXPECT_FALSE(r.done);  // nothing came, and no speculative completion
+  asio::write(p.client, asio::buffer(std::string("EHLO x\r\n")));
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_FALSE(r.ec);
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.bytes, "EHLO x\r\n");
 }
 
 // A socket whose buffer is its own (smtpsend's) may read at a speculative
