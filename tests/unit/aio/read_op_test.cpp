@@ -70,6 +70,17 @@ void pump(asio::io_context& ctx) {
   ctx.poll();
 }
 
+// The client sends `text`; the queued read `r` must complete with exactly
+// those bytes, read by the reactor into the buffer (not `ready`).
+void send_and_expect(asio::io_context& ctx, Pair& p, Result& r, const std::string& text) {
+  asio::write(p.client, asio::buffer(text));
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_FALSE(r.ec);
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.bytes, text);
+}
+
 // Takes a fresh socket's first read (the speculative start: `ready`), then
 // queues `r` and lets the loop run, so that `r` waits on the reactor.
 void queue_read(asio::io_context& ctx, ScratchSocket& s, std::vector<char>& buf, Result& r) {
@@ -113,12 +124,7 @@ TEST(ScratchRead, WaitForEdgeQueuesAFreshSocketsFirstRead) {
   start_read(ctx, *p.server, buf, r, false, ScratchSocket::Start::kWaitForEdge);
   for (int i = 0; i < 5; ++i) pump(ctx);
   EXPECT_FALSE(r.done);  // nothing came, and no speculative completion
-  asio::write(p.client, asio::buffer(std::string("EHLO x\r\n")));
-  run_until(ctx, r);
-  ASSERT_TRUE(r.done);
-  EXPECT_FALSE(r.ec);
-  EXPECT_FALSE(r.ready);
-  EXPECT_EQ(r.bytes, "EHLO x\r\n");
+  ASSERT_NO_FATAL_FAILURE(send_and_expect(ctx, p, r, "EHLO x\r\n"));
 }
 
 // A socket whose buffer is its own (smtpsend's) may read at a speculative
@@ -145,12 +151,7 @@ TEST(ScratchRead, QueuedReadDeliversBytes) {
   Result r;
   queue_read(ctx, *p.server, buf, r);
   EXPECT_FALSE(r.done) << "nothing was sent yet";
-  asio::write(p.client, asio::buffer(std::string("MAIL FROM:<a@b>\r\n")));
-  run_until(ctx, r);
-  ASSERT_TRUE(r.done);
-  EXPECT_FALSE(r.ec);
-  EXPECT_FALSE(r.ready);
-  EXPECT_EQ(r.bytes, "MAIL FROM:<a@b>\r\n");
+  ASSERT_NO_FATAL_FAILURE(send_and_expect(ctx, p, r, "MAIL FROM:<a@b>\r\n"));
   // And again: a later command on the same registration, with no re-arm.
   Result again;
   start_read(ctx, *p.server, buf, again);
