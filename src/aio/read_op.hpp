@@ -171,22 +171,31 @@ class ScratchSocket : public asio::ip::tcp::socket {
 
 // Finds, among descriptors with a read queued, those epoll will not report
 // again: readable (bytes or a FIN) or hung up right now. One poll() call
-// for all of them; the vector is reused, so it never holds more entries
-// than the most sockets swept at once.
+// for all of them. Each descriptor is added with its owner (the caller's
+// connection), which the callback gets back. The vectors are reused, so
+// they never hold more entries than the most sockets swept at once.
+template <typename Owner>
 class EdgeSweep {
  public:
-  void clear() { fds_.clear(); }
-  void add(int fd) { fds_.push_back(pollfd{fd, static_cast<short>(POLLIN | POLLRDHUP), 0}); }
-  // Calls f(i) for each such descriptor, i in the order of add().
+  void clear() {
+    fds_.clear();
+    owners_.clear();
+  }
+  void add(int fd, Owner* owner) {
+    fds_.push_back(pollfd{fd, static_cast<short>(POLLIN | POLLRDHUP), 0});
+    owners_.push_back(owner);
+  }
+  // Calls f(owner) for each such descriptor, in the order of add().
   template <typename F>
   void for_each_ready(F&& f) {
     if (fds_.empty() || ::poll(fds_.data(), fds_.size(), 0) <= 0) return;
     for (std::size_t i = 0; i < fds_.size(); ++i)
-      if (fds_[i].revents != 0) f(i);
+      if (fds_[i].revents != 0) f(owners_[i]);
   }
 
  private:
   std::vector<pollfd> fds_;
+  std::vector<Owner*> owners_;
 };
 
 }  // namespace spamsink::aio

@@ -87,8 +87,7 @@ struct Watch {
 struct Worker {
   // Nothing is ever posted to a worker from another thread: no locks at all.
   asio::io_context ctx{ASIO_CONCURRENCY_HINT_UNSAFE};
-  aio::EdgeSweep sweep;       // the watchdog's check for missed edges
-  std::vector<Watch*> swept;  // ... and whose sockets it checked
+  aio::EdgeSweep<Watch> sweep;  // the watchdog's check for missed edges
   Stats stats;
   std::atomic<std::uint64_t> ok{0}, failed{0};  // for the progress line
   std::array<char, kScratch> scratch;
@@ -121,23 +120,21 @@ asio::awaitable<void> watchdog(Worker& w) {
     if (ec == asio::error::operation_aborted) continue;  // remove() woke us: live is 0, or soon again not
     const auto now = Clock::now();
     w.sweep.clear();
-    w.swept.clear();
     for (Watch* x = w.watches; x != nullptr; x = x->next) {
       if (!x->fired && now >= x->deadline) {
         x->fired = true;
         asio::error_code ignored;
         x->sock->cancel(ignored);
       } else if (x->reading && !x->kicked) {
-        w.sweep.add(x->sock->native_handle());
-        w.swept.push_back(x);
+        w.sweep.add(x->sock->native_handle(), x);
       }
     }
     // A FIN or reset that came with a read's last bytes gives no new edge
     // (aio/read_op.hpp): let those senders read for themselves.
-    w.sweep.for_each_ready([&w](std::size_t i) {
-      w.swept[i]->kicked = true;
+    w.sweep.for_each_ready([](Watch* x) {
+      x->kicked = true;
       asio::error_code ignored;
-      w.swept[i]->sock->cancel(ignored);
+      x->sock->cancel(ignored);
     });
   }
   w.dog_running = false;

@@ -161,8 +161,7 @@ struct Worker {
   std::string out;  // replies of the read being processed
   Conn* live = nullptr;
   std::uint32_t live_count = 0;
-  aio::EdgeSweep sweep;       // the tick's check for missed edges
-  std::vector<Conn*> swept;   // ... and whose sockets it checked
+  aio::EdgeSweep<Conn> sweep;  // the tick's check for missed edges
   std::deque<Parked> parked;  // accepted past the cap, waiting for a slot
   std::unique_ptr<TarpitEngine> tarpit;  // created with the first tarpit listener
   RelayForwarder relay;                  // relay listeners' smarthost client
@@ -691,21 +690,18 @@ asio::awaitable<void> tick_loop(Worker& w) {
     if (w.sink) w.sink->tick();
     const auto now = core::SteadyClock::now();
     w.sweep.clear();
-    w.swept.clear();
     for (Conn* c = w.live; c != nullptr; c = c->next) {
       if (!c->timed_out && !c->session.closing() && now >= c->session.deadline()) {
         c->timed_out = true;
         asio::error_code ignored;
         c->socket.cancel(ignored);
       } else if (c->reading && !c->kicked) {
-        w.sweep.add(c->socket.native_handle());
-        w.swept.push_back(c);
+        w.sweep.add(c->socket.native_handle(), c);
       }
     }
     // A FIN or reset that came with a read's last bytes gives no new edge
     // (aio/read_op.hpp): find those sockets and let their coroutines read.
-    w.sweep.for_each_ready([&w](std::size_t i) {
-      Conn* c = w.swept[i];
+    w.sweep.for_each_ready([](Conn* c) {
       c->kicked = true;
       asio::error_code ignored;
       c->socket.cancel(ignored);

@@ -244,11 +244,12 @@ TEST(ScratchRead, EdgeSweepFindsAFinThatCameWithTheLastBytes) {
   start_read(ctx, *idle.server, buf, idle_read);
   for (int i = 0; i < 20; ++i) pump(ctx);
   EXPECT_FALSE(missed.done) << "the FIN gave no new edge";
-  EdgeSweep sweep;
-  sweep.add(idle.server->native_handle());
-  sweep.add(p.server->native_handle());
+  std::size_t ids[] = {0, 1};  // the owners: which of the two was added
+  EdgeSweep<std::size_t> sweep;
+  sweep.add(idle.server->native_handle(), &ids[0]);
+  sweep.add(p.server->native_handle(), &ids[1]);
   std::vector<std::size_t> ready;
-  sweep.for_each_ready([&](std::size_t i) { ready.push_back(i); });
+  sweep.for_each_ready([&](std::size_t* id) { ready.push_back(*id); });
   EXPECT_EQ(ready, std::vector<std::size_t>{1});
   // The caller's way out: cancel, then read itself (EOF).
   p.server->cancel();
