@@ -78,11 +78,12 @@ class ScratchSocket : public asio::ip::tcp::socket {
   // `own_buffer`: buf belongs to this socket alone (a client's buffer), so
   // a speculative start may read into it. `start`: kWaitForEdge queues the
   // read without a speculative start even where Asio would try one, as it
-  // does on a socket's first read (registration marks it "try"): for a
-  // read that nothing can have come for before it was queued, such as the
-  // first command after the server's greeting. Data that came earlier and
-  // whose edge epoll already reported is then found only by the caller's
-  // EdgeSweep.
+  // does on a socket's first read (registration marks it "try"), and
+  // without the epoll_ctl(MOD) that Asio's own way to skip the try costs:
+  // for a read that nothing can have come for before it was queued, such
+  // as the first command after the server's greeting. Data that came
+  // earlier and whose edge the reactor already took is then found only by
+  // the caller's EdgeSweep.
   enum class Start { kMayTry, kWaitForEdge };
   template <typename Token>
   auto async_read_scratch(char* buf, std::size_t cap, Token&& token, bool own_buffer = false,
@@ -92,8 +93,18 @@ class ScratchSocket : public asio::ip::tcp::socket {
           using Op = ReadOp<std::decay_t<decltype(handler)>>;
           auto* op = new Op(native_handle(), buf, cap, std::move(handler));
           op->starting = !own_buffer;
+          // A fresh socket's try is taken by a primer; on any other socket
+          // Asio's own way (MOD) is the safe one, see prime().
+          // (No reactor looked up yet means no read was started.)
+          bool may_try = true;
+          if (start == Start::kWaitForEdge) {
+            if (reactor_ != nullptr)
+              may_try = false;
+            else
+              prime();
+          }
           reactor().start_op(asio::detail::reactor::read_op, native_handle(),
-                             impl_.get_implementation().reactor_data_, op, false, start == Start::kMayTry);
+                             impl_.get_implementation().reactor_data_, op, false, may_try);
           // start_op either queued it or finished it (and posted its
           // completion): it is still alive here in both cases.
           op->starting = false;
@@ -108,6 +119,33 @@ class ScratchSocket : public asio::ip::tcp::socket {
   static constexpr bool full_read(std::size_t n, std::size_t cap) { return n == cap; }
 
  private:
+  // Makes a fresh socket's first read start queued, with no system call.
+  // Registration marks a socket "try the next read"; Asio's way not to
+  // try, a start with allow_speculative unset, re-arms the descriptor with
+  // epoll_ctl(MOD). Instead a no-op operation takes that try: it finishes
+  // at once, "exhausted", which tells the reactor not to try the next one.
+  // Only where a try is certainly due: a primer that was queued instead
+  // would be the operation an edge completes inline, and the read behind
+  // it would complete later, after others may have reused the scratch
+  // buffer. On a fresh socket it is due: only a read that was tried and
+  // found the socket drained clears the mark, and none was started yet.
+  void prime() {
+    auto* p = new Primer;
+    reactor().start_op(asio::detail::reactor::read_op, native_handle(), impl_.get_implementation().reactor_data_, p,
+                       false, true);
+  }
+
+  class Primer : public asio::detail::reactor_op {
+   public:
+    Primer() : reactor_op(asio::error_code(), &Primer::do_perform, &Primer::do_complete) {}
+
+   private:
+    static status do_perform(reactor_op*) { return done_and_exhausted; }
+    static void do_complete(void*, asio::detail::operation* base, const asio::error_code&, std::size_t) {
+      delete static_cast<Primer*>(base);
+    }
+  };
+
   // use_service() takes a mutex and walks a list: look the reactor up once
   // per socket (8 bytes), at its first read.
   asio::detail::reactor& reactor() {

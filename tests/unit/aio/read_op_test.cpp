@@ -127,6 +127,54 @@ TEST(ScratchRead, WaitForEdgeQueuesAFreshSocketsFirstRead) {
   ASSERT_NO_FATAL_FAILURE(send_and_expect(ctx, p, r, "EHLO x\r\n"));
 }
 
+// The first read after the greeting costs no system call to queue: it does
+// not re-arm the descriptor either (Asio's way not to try a read is an
+// epoll_ctl(MOD), which would report data that came before it at once).
+// So a client that talked before it, whose edge the reactor already took,
+// is left to the caller's EdgeSweep, which must find it.
+TEST(ScratchRead, WaitForEdgeDoesNotRearm) {
+  asio::io_context ctx;
+  Pair p(ctx);
+  Pair other(ctx);  // a queued read keeps the reactor polling
+  std::vector<char> other_buf(64);
+  Result other_r;
+  ASSERT_NO_FATAL_FAILURE(queue_read(ctx, *other.server, other_buf, other_r));
+  asio::write(p.client, asio::buffer(std::string("EHLO early\r\n")));
+  for (int i = 0; i < 5; ++i) pump(ctx);  // the reactor takes p's edge; no read is queued there
+  std::vector<char> buf(64);
+  Result r;
+  start_read(ctx, *p.server, buf, r, false, ScratchSocket::Start::kWaitForEdge);
+  for (int i = 0; i < 5; ++i) pump(ctx);
+  EXPECT_FALSE(r.done);  // not re-armed: no new edge, no completion
+  EdgeSweep<Result> sweep;
+  sweep.add(p.server->native_handle(), &r);
+  std::vector<Result*> found;
+  sweep.for_each_ready([&](Result* owner) { found.push_back(owner); });
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0], &r);
+  p.server->cancel();
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.ec, asio::error::operation_aborted);
+}
+
+// After its first read, a socket's kWaitForEdge read takes Asio's own way
+// (no try, a re-arm): a primer could be queued there ahead of the read.
+TEST(ScratchRead, WaitForEdgeOnALaterReadStillReads) {
+  asio::io_context ctx;
+  Pair p(ctx);
+  std::vector<char> buf(64);
+  Result r1;
+  start_read(ctx, *p.server, buf, r1, false, ScratchSocket::Start::kWaitForEdge);
+  pump(ctx);
+  ASSERT_NO_FATAL_FAILURE(send_and_expect(ctx, p, r1, "EHLO x\r\n"));
+  Result r2;
+  start_read(ctx, *p.server, buf, r2, false, ScratchSocket::Start::kWaitForEdge);
+  pump(ctx);
+  EXPECT_FALSE(r2.done);
+  ASSERT_NO_FATAL_FAILURE(send_and_expect(ctx, p, r2, "MAIL FROM:<a@b>\r\n"));
+}
+
 // A socket whose buffer is its own (smtpsend's) may read at a speculative
 // start: the bytes come at once, not `ready`.
 TEST(ScratchRead, OwnBufferReadsAtOnce) {
