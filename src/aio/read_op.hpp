@@ -43,6 +43,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 // The public headers first: the detail ones rely on what they declare.
 #include <asio/async_result.hpp>
@@ -69,6 +70,25 @@ class ScratchSocket : public asio::ip::tcp::socket {
     // close() removes it from epoll first (EPOLL_CTL_DEL). This descriptor
     // has no duplicate: closing it removes it from the epoll set by itself.
     impl_.get_implementation().state_ &= ~asio::detail::socket_ops::possible_dup;
+  }
+
+  // Opens the socket non-blocking from the start and registers it with the
+  // reactor: two system calls (socket, epoll_ctl ADD). Asio's open() plus
+  // its first async operation add an ioctl(FIONBIO). Asio is told the
+  // descriptor is non-blocking and not duplicated, as after its own open.
+  asio::error_code open_nonblocking(const asio::ip::tcp& protocol) {
+    asio::error_code ec;
+    const int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol.protocol());
+    if (fd < 0) return asio::error_code(errno, asio::error::get_system_category());
+    assign(protocol, fd, ec);
+    if (ec) {
+      ::close(fd);
+      return ec;
+    }
+    auto& state = impl_.get_implementation().state_;
+    state &= ~asio::detail::socket_ops::possible_dup;
+    state |= asio::detail::socket_ops::internal_non_blocking;
+    return ec;
   }
 
   // Completes with (error, bytes, ready): bytes were read into buf[0..cap);

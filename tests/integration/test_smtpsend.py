@@ -420,6 +420,58 @@ class FailureTest(unittest.TestCase):
         self.assertRegex(p.stdout, r"(?m)^stopped early: cannot connect to 127\.0\.0\.1:%d" % port)
         self.assertLess(time.monotonic() - t0, 10 * SLOW)
 
+    def test_connect_timeout(self):
+        """A SYN nobody answers (the listener's accept queue is full) is a
+        connect that timed out: no connection, a timeout failure."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lst:
+            lst.bind(("127.0.0.1", 0))
+            lst.listen(0)
+            port = lst.getsockname()[1]
+            # The one connection a backlog of 0 takes; later SYNs are dropped.
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                t0 = time.monotonic()
+                p = smtpsend("-p", port, "-t", 2, "--timeout", 1, "--json", timeout=30 * SLOW)
+                elapsed = time.monotonic() - t0
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        r = json.loads(p.stdout)
+        self.assertEqual(r["connections"], 0, r)
+        self.assertGreaterEqual(r["failures"]["timeout"], 1, r)
+        self.assertEqual(r["failures"]["refused"], 0, r)
+        self.assertEqual(r["failures"]["reset"], 0, r)
+        self.assertEqual(r["messages_sent"], 0)
+        self.assertGreaterEqual(elapsed, 1.0)
+        self.assertLess(elapsed, 6 * SLOW)
+
+    def test_server_that_closes_at_once(self):
+        """A server that accepts and closes without a greeting: connected,
+        then a failure of kind "closed", not a connect failure."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lst:
+            lst.bind(("127.0.0.1", 0))
+            lst.listen(8)
+            port = lst.getsockname()[1]
+            stop = threading.Event()
+
+            def closer():
+                lst.settimeout(0.2)
+                while not stop.is_set():
+                    try:
+                        c, _ = lst.accept()
+                        c.close()
+                    except OSError:
+                        pass
+            t = threading.Thread(target=closer)
+            t.start()
+            try:
+                p = smtpsend("-p", port, "-n", 2, "--timeout", 2, "--json", timeout=30 * SLOW)
+            finally:
+                stop.set()
+                t.join(timeout=5)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        r = json.loads(p.stdout)
+        self.assertEqual(r["failures"]["closed"], r["connections"], r)
+        self.assertGreaterEqual(r["connections"], 2, r)
+        self.assertEqual(r["failures"]["refused"] + r["failures"]["timeout"], 0, r)
+
     def test_silent_server_times_out(self):
         srv = ScriptedServer(self, silent=True)
         t0 = time.monotonic()

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -385,6 +387,51 @@ TEST(ScratchRead, PendingReadIsFreedWithTheContext) {
     p.server.reset();  // the abort is posted, never run
   }
   EXPECT_FALSE(r.done);
+}
+
+// smtpsend's connect: a socket opened non-blocking, connect() not waited
+// for; the first read, queued for its edge, gets the greeting.
+TEST(ScratchRead, OpenNonblockingConnectsWithoutWaiting) {
+  asio::io_context ctx;
+  tcp::acceptor acc(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  ScratchSocket s(ctx);
+  ASSERT_FALSE(s.open_nonblocking(tcp::v4()));
+  EXPECT_NE(::fcntl(s.native_handle(), F_GETFL) & O_NONBLOCK, 0);
+  const tcp::endpoint to = acc.local_endpoint();
+  const int rc = ::connect(s.native_handle(), to.data(), static_cast<socklen_t>(to.size()));
+  ASSERT_TRUE(rc == 0 || errno == EINPROGRESS);
+  std::vector<char> buf(64);
+  Result r;
+  start_read(ctx, s, buf, r, true, ScratchSocket::Start::kWaitForEdge);
+  pump(ctx);
+  EXPECT_FALSE(r.done);
+  tcp::socket server = acc.accept();
+  asio::write(server, asio::buffer(std::string("220 hi\r\n")));
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_FALSE(r.ec);
+  EXPECT_EQ(r.bytes, "220 hi\r\n");
+}
+
+// A refused connect ends that first read with the error.
+TEST(ScratchRead, OpenNonblockingReportsARefusedConnectAtTheRead) {
+  asio::io_context ctx;
+  tcp::endpoint to;
+  {
+    tcp::acceptor gone(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    to = gone.local_endpoint();
+  }  // closed: nothing listens there now
+  ScratchSocket s(ctx);
+  ASSERT_FALSE(s.open_nonblocking(tcp::v4()));
+  const int rc = ::connect(s.native_handle(), to.data(), static_cast<socklen_t>(to.size()));
+  // Linux answers a non-blocking connect() before the RST is seen.
+  ASSERT_TRUE(rc == -1 && errno == EINPROGRESS);
+  std::vector<char> buf(64);
+  Result r;
+  start_read(ctx, s, buf, r, true, ScratchSocket::Start::kWaitForEdge);
+  run_until(ctx, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.ec, asio::error::connection_refused);
 }
 
 }  // namespace
