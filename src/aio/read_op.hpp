@@ -110,12 +110,10 @@ class ScratchSocket : public asio::ip::tcp::socket {
                           Start start = Start::kMayTry) {
     return asio::async_initiate<Token, void(asio::error_code, std::size_t, bool)>(
         [this, buf, cap, own_buffer, start](auto handler) {
-          using Op = ReadOp<std::decay_t<decltype(handler)>>;
-          auto* op = new Op(native_handle(), buf, cap, std::move(handler));
-          op->starting = !own_buffer;
           // A fresh socket's try is taken by a primer; on any other socket
-          // Asio's own way (MOD) is the safe one, see prime().
-          // (No reactor looked up yet means no read was started.)
+          // Asio's own way (MOD) is the safe one, see prime(). (No reactor
+          // looked up yet means no async_read_scratch yet; callers start
+          // no other read-type operation before their first one.)
           bool may_try = true;
           if (start == Start::kWaitForEdge) {
             if (reactor_ != nullptr)
@@ -123,6 +121,9 @@ class ScratchSocket : public asio::ip::tcp::socket {
             else
               prime();
           }
+          using Op = ReadOp<std::decay_t<decltype(handler)>>;
+          auto* op = new Op(native_handle(), buf, cap, std::move(handler));
+          op->starting = !own_buffer;
           reactor().start_op(asio::detail::reactor::read_op, native_handle(),
                              impl_.get_implementation().reactor_data_, op, false, may_try);
           // start_op either queued it or finished it (and posted its
@@ -145,10 +146,11 @@ class ScratchSocket : public asio::ip::tcp::socket {
   // epoll_ctl(MOD). Instead a no-op operation takes that try: it finishes
   // at once, "exhausted", which tells the reactor not to try the next one.
   // Only where a try is certainly due: a primer that was queued instead
-  // would be the operation an edge completes inline, and the read behind
-  // it would complete later, after others may have reused the scratch
-  // buffer. On a fresh socket it is due: only a read that was tried and
-  // found the socket drained clears the mark, and none was started yet.
+  // would be what the next edge performs, and, "exhausted", it would stop
+  // the reactor before the read behind it, which would then wait for
+  // another edge or the caller's sweep. On a fresh socket the try is due
+  // (and no except operation is queued): only a read-type operation that
+  // finds the socket drained clears the mark, and none was started yet.
   void prime() {
     auto* p = new Primer;
     reactor().start_op(asio::detail::reactor::read_op, native_handle(), impl_.get_implementation().reactor_data_, p,

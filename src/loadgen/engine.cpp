@@ -245,9 +245,10 @@ asio::awaitable<Greeted> connect_and_read(Shared& sh, Watch& watch, aio::Scratch
     socklen_t len = sizeof peer;
     g.connected = ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
   } else {
-    // Errors only a connect gets; any other (a reset) came after it.
-    g.connected = g.ec != asio::error::connection_refused && g.ec != asio::error::network_unreachable &&
-                  g.ec != asio::error::host_unreachable && g.ec != asio::error::timed_out;
+    // Only a reset proves the connection was made: one in SYN_SENT is
+    // "refused", and every other error (unreachable, an ICMP reject such
+    // as EACCES, a SYN timeout) ends a connect.
+    g.connected = g.ec == asio::error::connection_reset;
   }
   co_return g;
 }
@@ -303,9 +304,12 @@ class Events final : public ClientEvents {
  public:
   Events(Shared& sh, Worker& w) : sh_(sh), w_(w) {}
   // Takes a message from the budget; false when none is left.
+  // The run stopped, or its -t time is up.
+  static bool over(const Shared& sh) {
+    return sh.stop.load(std::memory_order_relaxed) || (sh.total == 0 && Clock::now() >= sh.stop_at);
+  }
   static bool reserve(Shared& sh, std::uint64_t& ticket) {
-    if (sh.stop.load(std::memory_order_relaxed)) return false;
-    if (sh.total == 0 && Clock::now() >= sh.stop_at) return false;
+    if (over(sh)) return false;
     ticket = sh.claimed.fetch_add(1, std::memory_order_relaxed);
     return sh.total == 0 || ticket < sh.total;
   }
@@ -467,7 +471,13 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
   std::uint64_t ticket = 0;
   bool have_ticket = false;
   for (;;) {
-    if (!have_ticket && !(have_ticket = Events::reserve(sh, ticket))) break;
+    if (!have_ticket) {
+      if (!(have_ticket = Events::reserve(sh, ticket))) break;
+    } else if (Events::over(sh)) {
+      // The message reserved before a failed connect waits for this try,
+      // unless the run is over (-t ran out, or another sender stopped it).
+      break;
+    }
     if (pace && Events::scheduled(sh, ticket) > Clock::now()) {
       // Open loop: connect when the message is due, not before.
       pace->expires_at(Events::scheduled(sh, ticket));
@@ -488,9 +498,6 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
         sh.fail("cannot connect to " + sh.o.host + ":" + std::to_string(sh.o.port) + ": " + ec.message());
         break;
       }
-      // The reserved message waits for the next try, unless the run is over
-      // (-t ran out, or another sender stopped it).
-      if (sh.stop.load(std::memory_order_relaxed) || (sh.total == 0 && Clock::now() >= sh.stop_at)) break;
       if (!pace) pace = std::make_unique<asio::steady_timer>(w.ctx);
       pace->expires_after(std::chrono::milliseconds{50});
       co_await pace->async_wait(kTuple);

@@ -74,7 +74,8 @@ more:
   --bind ADDR         source address, repeatable: connections rotate over them
   --rate N            open loop: start N messages per second; latency counts from the
                       scheduled start, so a slow server cannot hide queueing (no coordinated omission)
-  --timeout T         limit for connecting and for each reply, default 30s
+  --timeout T         limit for connecting and the greeting (together), and for
+                      each later reply, default 30s
   --batch-wait T      after a burst of replies (after any reply, with 8 or more connections
                       waiting on the thread), a thread that finds nothing ready waits T
                       before it looks again instead of sleeping: fewer wake-ups for it and

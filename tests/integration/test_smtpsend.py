@@ -21,6 +21,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -442,9 +443,9 @@ class FailureTest(unittest.TestCase):
         self.assertGreaterEqual(elapsed, 1.0)
         self.assertLess(elapsed, 6 * SLOW)
 
-    def test_server_that_closes_at_once(self):
-        """A server that accepts and closes without a greeting: connected,
-        then a failure of kind "closed", not a connect failure."""
+    def run_against_closer(self, reset):
+        """smtpsend -n 2 against a server that accepts and closes at once,
+        with a FIN or (reset) an RST, before any greeting."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lst:
             lst.bind(("127.0.0.1", 0))
             lst.listen(8)
@@ -456,6 +457,8 @@ class FailureTest(unittest.TestCase):
                 while not stop.is_set():
                     try:
                         c, _ = lst.accept()
+                        if reset:
+                            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                         c.close()
                     except OSError:
                         pass
@@ -467,10 +470,23 @@ class FailureTest(unittest.TestCase):
                 stop.set()
                 t.join(timeout=5)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        r = json.loads(p.stdout)
+        return json.loads(p.stdout)
+
+    def test_server_that_closes_at_once(self):
+        """A FIN before the greeting: connected, then a failure of kind
+        "closed", not a connect failure."""
+        r = self.run_against_closer(reset=False)
         self.assertEqual(r["failures"]["closed"], r["connections"], r)
         self.assertGreaterEqual(r["connections"], 2, r)
-        self.assertEqual(r["failures"]["refused"] + r["failures"]["timeout"], 0, r)
+        self.assertEqual(r["failures"]["refused"] + r["failures"]["timeout"] + r["failures"]["reset"], 0, r)
+
+    def test_server_that_resets_at_once(self):
+        """A reset before the greeting: the connection was made (a reset in
+        SYN_SENT would be "refused"), then a failure of kind "reset"."""
+        r = self.run_against_closer(reset=True)
+        self.assertEqual(r["failures"]["reset"], r["connections"], r)
+        self.assertGreaterEqual(r["connections"], 2, r)
+        self.assertEqual(r["failures"]["refused"] + r["failures"]["timeout"] + r["failures"]["closed"], 0, r)
 
     def test_silent_server_times_out(self):
         srv = ScriptedServer(self, silent=True)
