@@ -226,17 +226,13 @@ asio::awaitable<Greeted> connect_and_read(Shared& sh, Watch& watch, aio::Scratch
   // (or the connect's failure) is an edge: wait for it rather than try a
   // recv that, this soon after connect(), mostly finds nothing.
   auto start = aio::ScratchSocket::Start::kWaitForEdge;
-  for (;;) {
+  bool ready = false;  // an own buffer is read at once, never left `ready`
+  do {
     watch.reading = true;
-    auto [ec, got, ready] = co_await sock.async_read_scratch(buf.data(), buf.size(), kTuple, true, start);
+    std::tie(g.ec, g.got, ready) = co_await sock.async_read_scratch(buf.data(), buf.size(), kTuple, true, start);
     watch.reading = false;
     start = aio::ScratchSocket::Start::kMayTry;
-    (void)ready;  // an own buffer is read at once, never left `ready`
-    if (!read_after_kick(watch, sock, buf, ec, got)) continue;
-    g.got = got;
-    g.ec = ec;
-    break;
-  }
+  } while (!read_after_kick(watch, sock, buf, g.ec, g.got));
   if (!g.ec) {
     g.connected = true;
   } else if (g.ec == asio::error::operation_aborted && watch.fired) {
@@ -303,11 +299,11 @@ asio::awaitable<bool> send_all(Shared& sh, Watch& watch, tcp::socket& sock, Outp
 class Events final : public ClientEvents {
  public:
   Events(Shared& sh, Worker& w) : sh_(sh), w_(w) {}
-  // Takes a message from the budget; false when none is left.
   // The run stopped, or its -t time is up.
   static bool over(const Shared& sh) {
     return sh.stop.load(std::memory_order_relaxed) || (sh.total == 0 && Clock::now() >= sh.stop_at);
   }
+  // Takes a message from the budget; false when none is left.
   static bool reserve(Shared& sh, std::uint64_t& ticket) {
     if (over(sh)) return false;
     ticket = sh.claimed.fetch_add(1, std::memory_order_relaxed);
@@ -511,24 +507,10 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
     ClientSession cs(sh.tmpl, sh.copts, events);
     events.set_session(&cs);
     FailKind failed = FailKind::kCount;
-    bool have_first = true;  // the connect's read: the greeting, or how it ended
-    while (!cs.finished()) {
-      asio::error_code rec = first.ec;
-      std::size_t got = first.got;
-      if (!have_first) {
-        watch.fired = false;
-        watch.deadline = Clock::now() + secs(sh.o.timeout);
-        // A read into the sender's own buffer, queued on the reactor: it
-        // costs no system call to arm (aio/read_op.hpp). The watchdog's
-        // sweep cancels it when a FIN or reset came with the last bytes.
-        watch.reading = true;
-        bool ready = false;
-        std::tie(rec, got, ready) = co_await sock.async_read_scratch(rbuf->data(), rbuf->size(), kTuple, true);
-        watch.reading = false;
-        (void)ready;  // an own buffer is read at once, never left `ready`
-        if (!read_after_kick(watch, sock, *rbuf, rec, got)) continue;
-      }
-      have_first = false;
+    // The connect's read comes first: the greeting, or how it ended.
+    asio::error_code rec = first.ec;
+    std::size_t got = first.got;
+    for (;;) {
       if (!rec && got == 0) {
         cs.on_closed();
         if (cs.state() == ClientSession::State::kFailed) failed = FailKind::kClosed;
@@ -559,6 +541,18 @@ asio::awaitable<void> sender(Shared& sh, Worker& w, std::uint32_t index) {
         failed = co_await tls_session(sh, w, sock, watch, cs, events, out, *rbuf, pace.get());
         break;
       }
+      if (cs.finished()) break;
+      watch.fired = false;
+      watch.deadline = Clock::now() + secs(sh.o.timeout);
+      // A read into the sender's own buffer, queued on the reactor: it
+      // costs no system call to arm (aio/read_op.hpp). The watchdog's
+      // sweep cancels it when a FIN or reset came with the last bytes.
+      bool ready = false;  // an own buffer is read at once, never left `ready`
+      do {
+        watch.reading = true;
+        std::tie(rec, got, ready) = co_await sock.async_read_scratch(rbuf->data(), rbuf->size(), kTuple, true);
+        watch.reading = false;
+      } while (!read_after_kick(watch, sock, *rbuf, rec, got));
     }
     if (failed != FailKind::kCount) {
       ++w.stats.failures[static_cast<std::size_t>(failed)];
